@@ -1,0 +1,27 @@
+//! Cryptography of rathaus, kept in one place so that it can be reviewed in one sitting.
+//!
+//! - [`envelope`]: personal data is sealed with AES-256-GCM under a data key per tenant; the data keys
+//!   are wrapped by one master key. Each ciphertext names its key and binds the tenant and the record
+//!   it belongs to as associated data.
+//! - [`audit`]: the canonical form of an audit entry and the hash chain over all entries.
+//! - [`random`]: randomness behind a trait, so that tests can make it deterministic.
+//! - [`token`]: secret tokens for links (at least 128 random bits) and their stored hashes.
+
+pub mod audit;
+pub mod envelope;
+pub mod random;
+pub mod token;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(String),
+    #[error("decryption failed: wrong key, or the data was altered or moved to another record")]
+    Decrypt,
+    #[error("encryption failed")]
+    Encrypt,
+    #[error("malformed ciphertext: {0}")]
+    Format(&'static str),
+    #[error("malformed master key file: {0}")]
+    KeyFile(String),
+}

@@ -1,0 +1,204 @@
+//! The two embedded faces and the measuring of text with their advance widths.
+//!
+//! Text is positioned with the fonts' plain advance widths (no kerning, no ligatures): the same
+//! numbers decide line breaks, right alignment and the drawn glyph positions, so a measured line
+//! is exactly as wide as the drawn one. For German business text that is all a letter needs.
+
+use std::sync::LazyLock;
+
+use krilla::text::{Font, GlyphId, KrillaGlyph};
+use skrifa::charmap::Charmap;
+use skrifa::instance::{LocationRef, Size};
+use skrifa::metrics::GlyphMetrics;
+use skrifa::{FontRef, MetadataProvider};
+
+use crate::PdfError;
+
+static REGULAR_TTF: &[u8] = include_bytes!("../fonts/NotoSans-Regular.ttf");
+static BOLD_TTF: &[u8] = include_bytes!("../fonts/NotoSans-Bold.ttf");
+
+/// Parsed once per process: krilla hashes the whole font file when a `Font` is created, which
+/// would otherwise cost about a millisecond per document.
+static FACES: LazyLock<Option<Faces>> = LazyLock::new(Faces::load);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Weight {
+    Regular,
+    Bold,
+}
+
+pub(crate) struct Face {
+    pub(crate) font: Font,
+    charmap: Charmap<'static>,
+    metrics: GlyphMetrics<'static>,
+    units_per_em: f32,
+}
+
+pub(crate) struct Faces {
+    regular: Face,
+    bold: Face,
+}
+
+impl Faces {
+    pub(crate) fn get() -> Result<&'static Faces, PdfError> {
+        FACES.as_ref().ok_or(PdfError::Font)
+    }
+
+    fn load() -> Option<Faces> {
+        Some(Faces {
+            regular: Face::load(REGULAR_TTF)?,
+            bold: Face::load(BOLD_TTF)?,
+        })
+    }
+
+    pub(crate) fn face(&self, weight: Weight) -> &Face {
+        match weight {
+            Weight::Regular => &self.regular,
+            Weight::Bold => &self.bold,
+        }
+    }
+
+    /// Rejects text the embedded fonts cannot show: PDF/A forbids the .notdef glyph, and an
+    /// official notice must not silently print a name with boxes or question marks in it.
+    pub(crate) fn check(&self, text: &str) -> Result<(), PdfError> {
+        for ch in text.chars() {
+            if ch == '\n' || ch == '\t' {
+                continue;
+            }
+            if ch.is_control()
+                || self.regular.glyph(ch).is_none()
+                || self.bold.glyph(ch).is_none()
+            {
+                return Err(PdfError::UnsupportedCharacter(u32::from(ch)));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Face {
+    fn load(data: &'static [u8]) -> Option<Face> {
+        let font = Font::new(data.into(), 0)?;
+        let font_ref = FontRef::new(data).ok()?;
+        let units_per_em = f32::from(
+            font_ref
+                .metrics(Size::unscaled(), LocationRef::default())
+                .units_per_em,
+        );
+        Some(Face {
+            font,
+            charmap: font_ref.charmap(),
+            metrics: font_ref.glyph_metrics(Size::unscaled(), LocationRef::default()),
+            units_per_em,
+        })
+    }
+
+    fn glyph(&self, ch: char) -> Option<skrifa::GlyphId> {
+        self.charmap.map(ch).filter(|g| g.to_u32() != 0)
+    }
+
+    /// Advance of one character in em units; unmapped characters (already rejected by
+    /// [`Faces::check`]) count as nothing.
+    fn advance_em(&self, ch: char) -> f32 {
+        self.glyph(ch)
+            .and_then(|g| self.metrics.advance_width(g))
+            .map_or(0.0, |w| w / self.units_per_em)
+    }
+
+    pub(crate) fn width(&self, text: &str, size: f32) -> f32 {
+        text.chars().map(|c| self.advance_em(c)).sum::<f32>() * size
+    }
+
+    /// Glyphs for one line, each pointing at its bytes in `text` so that copying and
+    /// screen readers get the original characters back.
+    pub(crate) fn glyphs(&self, text: &str) -> Vec<KrillaGlyph> {
+        text.char_indices()
+            .map(|(i, ch)| {
+                let gid = self.glyph(ch).map_or(0, |g| g.to_u32());
+                KrillaGlyph::new(
+                    GlyphId::new(gid),
+                    self.advance_em(ch),
+                    0.0,
+                    0.0,
+                    0.0,
+                    i..i + ch.len_utf8(),
+                    None,
+                )
+            })
+            .collect()
+    }
+}
+
+/// Breaks `text` into lines no wider than `max_width`: at spaces, at explicit newlines, and
+/// inside a word only when the word alone is wider than the line.
+pub(crate) fn wrap(face: &Face, text: &str, size: f32, max_width: f32) -> Vec<String> {
+    let space = face.width(" ", size);
+    let mut lines = Vec::new();
+    for hard_line in text.split('\n') {
+        let mut line = String::new();
+        let mut line_width = 0.0;
+        for word in hard_line.split([' ', '\t']).filter(|w| !w.is_empty()) {
+            let word_width = face.width(word, size);
+            if !line.is_empty() && line_width + space + word_width <= max_width {
+                line.push(' ');
+                line.push_str(word);
+                line_width += space + word_width;
+                continue;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            if word_width <= max_width {
+                line.push_str(word);
+                line_width = word_width;
+                continue;
+            }
+            // A word longer than the whole line (an IBAN without spaces, a URL): cut it
+            // wherever the line is full rather than letting it run off the page.
+            line_width = 0.0;
+            for ch in word.chars() {
+                let w = face.advance_em(ch) * size;
+                if !line.is_empty() && line_width + w > max_width {
+                    lines.push(std::mem::take(&mut line));
+                    line_width = 0.0;
+                }
+                line.push(ch);
+                line_width += w;
+            }
+        }
+        lines.push(line);
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_and_wraps_german_text() {
+        let faces = Faces::get().unwrap();
+        let face = faces.face(Weight::Regular);
+        assert!(face.width("Straße", 10.0) > face.width("Strae", 10.0));
+        faces.check("Grüße „äöüß“ – § 3 €").unwrap();
+        assert!(matches!(
+            faces.check("漢"),
+            Err(PdfError::UnsupportedCharacter(0x6F22))
+        ));
+
+        let text = "Die Hundesteuer für das Kalenderjahr wird hiermit festgesetzt.";
+        let lines = wrap(face, text, 10.0, 100.0);
+        assert!(lines.len() > 1);
+        for line in &lines {
+            assert!(face.width(line, 10.0) <= 100.0, "{line}");
+        }
+        assert_eq!(lines.join(" "), text);
+
+        let long = "DE02120300000000202051DE02120300000000202051";
+        let cut = wrap(face, long, 10.0, 80.0);
+        assert!(cut.len() > 1);
+        assert_eq!(cut.concat(), long);
+
+        assert_eq!(wrap(face, "a\n\nb", 10.0, 100.0), vec!["a", "", "b"]);
+    }
+}

@@ -1,0 +1,159 @@
+//! The append-only, hash-chained audit log.
+
+use rathaus_crypto::audit::{AuditRecord, ChainBreak, ChainVerifier, StoredEntry};
+use time::OffsetDateTime;
+
+use crate::db::{Row, Tx};
+use crate::{Store, StoreError, args};
+
+/// What happened, by whom, to what. Never personal data: objects are named by reference numbers
+/// or ids, actors by account ids.
+#[derive(Debug, Clone)]
+pub struct NewAuditEntry<'a> {
+    pub at: OffsetDateTime,
+    pub actor: &'a str,
+    pub tenant: Option<&'a str>,
+    pub action: &'a str,
+    pub object: &'a str,
+    pub outcome: &'a str,
+}
+
+/// Appends an entry inside the caller's transaction, so the entry exists exactly when the change
+/// it records does. The head row is locked, which orders concurrent writers into one chain.
+pub async fn append(tx: &mut Tx, entry: &NewAuditEntry<'_>) -> Result<i64, StoreError> {
+    let sql: &'static str = match tx.dialect() {
+        crate::Dialect::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+        crate::Dialect::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    };
+    let head = tx.fetch_one(sql, vec![]).await?;
+    let prev: [u8; 32] = head
+        .bytes("hash")?
+        .try_into()
+        .map_err(|_| StoreError::Decode("audit head hash has the wrong length".into()))?;
+    let record = AuditRecord {
+        seq: head.i64("seq")? + 1,
+        at_ms: crate::now_ms(entry.at),
+        actor: entry.actor.to_owned(),
+        tenant: entry.tenant.map(str::to_owned),
+        action: entry.action.to_owned(),
+        object: entry.object.to_owned(),
+        outcome: entry.outcome.to_owned(),
+    };
+    let hash = record.chain_hash(&prev);
+    tx.execute(
+        "INSERT INTO audit_log (seq, at_ms, actor, tenant, action, object, outcome, prev_hash, hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        args![
+            record.seq,
+            record.at_ms,
+            record.actor,
+            record.tenant,
+            record.action,
+            record.object,
+            record.outcome,
+            prev.to_vec(),
+            hash.to_vec()
+        ],
+    )
+    .await?;
+    tx.execute(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+        args![record.seq, hash.to_vec()],
+    )
+    .await?;
+    Ok(record.seq)
+}
+
+fn record(row: &Row) -> Result<AuditRecord, StoreError> {
+    Ok(AuditRecord {
+        seq: row.i64("seq")?,
+        at_ms: row.i64("at_ms")?,
+        actor: row.text("actor")?,
+        tenant: row.opt_text("tenant")?,
+        action: row.text("action")?,
+        object: row.text("object")?,
+        outcome: row.text("outcome")?,
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditVerdict {
+    Intact { entries: u64 },
+    Broken(ChainBreak),
+}
+
+impl Store {
+    /// Recomputes the whole chain in pages, then checks that the head points at its end (which
+    /// catches entries cut off the tail).
+    pub async fn verify_audit(&self) -> Result<AuditVerdict, StoreError> {
+        const PAGE: i64 = 5_000;
+        let mut verifier = ChainVerifier::default();
+        let mut after = 0_i64;
+        loop {
+            let rows = self
+                .pool()
+                .fetch_all(
+                    "SELECT seq, at_ms, actor, tenant, action, object, outcome, prev_hash, hash
+                     FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    args![after, PAGE],
+                )
+                .await?;
+            let n = rows.len();
+            for row in &rows {
+                let entry = StoredEntry {
+                    record: record(row)?,
+                    prev_hash: row.bytes("prev_hash")?,
+                    hash: row.bytes("hash")?,
+                };
+                if let Err(b) = verifier.check(&entry) {
+                    return Ok(AuditVerdict::Broken(b));
+                }
+                after = entry.record.seq;
+            }
+            if (n as i64) < PAGE {
+                break;
+            }
+        }
+        let head = self
+            .pool()
+            .fetch_optional("SELECT seq, hash FROM audit_head WHERE id = 1", vec![])
+            .await?;
+        let (head_seq, head_hash) = match head {
+            Some(h) => (h.i64("seq")?, h.bytes("hash")?),
+            None => (-1, Vec::new()),
+        };
+        if head_seq != verifier.last_seq()
+            || head_hash.as_slice() != verifier.last_hash().as_slice()
+        {
+            return Ok(AuditVerdict::Broken(ChainBreak {
+                seq: verifier.last_seq() + 1,
+                reason: format!(
+                    "the log ends at entry {} but its head records entry {head_seq}: entries were removed from the end",
+                    verifier.last_seq()
+                ),
+            }));
+        }
+        Ok(AuditVerdict::Intact {
+            entries: verifier.count(),
+        })
+    }
+
+    /// The newest entries, optionally of one tenant or one object, newest first.
+    pub async fn audit_entries(
+        &self,
+        tenant: Option<&str>,
+        object: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT seq, at_ms, actor, tenant, action, object, outcome FROM audit_log
+                 WHERE ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR object = $2)
+                 ORDER BY seq DESC LIMIT $3",
+                args![tenant, object, limit],
+            )
+            .await?;
+        rows.iter().map(record).collect()
+    }
+}

@@ -1,0 +1,96 @@
+//! Storage of rathaus: the only crate that writes SQL.
+//!
+//! One [`Store`] serves both backends, chosen by the URL scheme: SQLite (`sqlite://…`, WAL,
+//! synchronous=FULL, a single writer connection) for a small installation and PostgreSQL
+//! (`postgres://…`) when one machine is not enough. Each backend has its own migrations under
+//! `migrations/<backend>/`; the same contract tests run against both.
+//!
+//! Personal data crosses this boundary only sealed: [`keyring`] encrypts on the way in and
+//! decrypts on the way out, under the tenant's data key.
+
+pub mod audit;
+pub mod db;
+pub mod keyring;
+pub mod migrate;
+pub mod tenants;
+pub mod testing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rathaus_crypto::random::RandomSource;
+
+pub use db::{Dialect, Row, Tx, Value};
+pub use keyring::Keyring;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("conflicts with existing data: {0}")]
+    Conflict(String),
+    #[error("not found")]
+    NotFound,
+    #[error("stored data could not be read: {0}")]
+    Decode(String),
+    #[error("{0}")]
+    Migration(String),
+    #[error("{0}")]
+    Key(String),
+    #[error(transparent)]
+    Crypto(#[from] rathaus_crypto::CryptoError),
+}
+
+/// The storage of one installation.
+#[derive(Clone)]
+pub struct Store {
+    pool: db::Pool,
+    keyring: Arc<Keyring>,
+}
+
+impl Store {
+    /// Connects without touching the schema. A database that cannot be reached gives one clear
+    /// line in [`StoreError::Unavailable`].
+    pub async fn connect(url: &str, rng: Arc<dyn RandomSource>) -> Result<Store, StoreError> {
+        let pool = db::Pool::connect(url, Duration::from_secs(5)).await?;
+        Ok(Store {
+            pool,
+            keyring: Arc::new(Keyring::new(rng)),
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.pool.dialect()
+    }
+
+    pub fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
+    /// Starts a write transaction (on SQLite, waits for the single writer connection).
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        self.pool.begin().await
+    }
+
+    /// Cheap round trip for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.pool
+            .fetch_optional("SELECT 1 AS one", vec![])
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &db::Pool {
+        &self.pool
+    }
+}
+
+pub(crate) fn now_ms(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
