@@ -82,6 +82,15 @@ impl Store {
             .map(|_| ())
     }
 
+    /// A value of the installation's settings table (operator name and the like).
+    pub async fn installation_value(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let row = self
+            .pool
+            .fetch_optional("SELECT value FROM installation WHERE key = $1", args![key])
+            .await?;
+        row.map(|r| r.text("value")).transpose()
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }

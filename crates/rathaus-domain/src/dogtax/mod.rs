@@ -39,7 +39,13 @@ pub(crate) mod dates {
     pub fn parse(text: &str) -> Option<Date> {
         let bytes = text.as_bytes();
         let shape_ok = bytes.len() == 10
-            && bytes.iter().enumerate().all(|(i, b)| if i == 4 || i == 7 { *b == b'-' } else { b.is_ascii_digit() });
+            && bytes.iter().enumerate().all(|(i, b)| {
+                if i == 4 || i == 7 {
+                    *b == b'-'
+                } else {
+                    b.is_ascii_digit()
+                }
+            });
         if !shape_ok {
             return None;
         }
@@ -50,11 +56,21 @@ pub(crate) mod dates {
     }
 
     pub fn iso(date: Date) -> String {
-        format!("{:04}-{:02}-{:02}", date.year(), u8::from(date.month()), date.day())
+        format!(
+            "{:04}-{:02}-{:02}",
+            date.year(),
+            u8::from(date.month()),
+            date.day()
+        )
     }
 
     pub fn german(date: Date) -> String {
-        format!("{:02}.{:02}.{:04}", date.day(), u8::from(date.month()), date.year())
+        format!(
+            "{:02}.{:02}.{:04}",
+            date.day(),
+            u8::from(date.month()),
+            date.year()
+        )
     }
 
     /// Months counted from year 0, so that month arithmetic across years is plain subtraction.
@@ -84,14 +100,19 @@ pub(crate) mod dates {
         use serde::{Deserialize, Deserializer, Serializer};
         use time::Date;
 
-        pub fn serialize<S: Serializer>(date: &Option<Date>, serializer: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            date: &Option<Date>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
             match date {
                 Some(date) => super::serialize(date, serializer),
                 None => serializer.serialize_none(),
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Date>, D::Error> {
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<Date>, D::Error> {
             match Option::<String>::deserialize(deserializer)? {
                 Some(text) => super::parse(&text)
                     .map(Some)
@@ -127,6 +148,7 @@ pub(crate) mod money {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Decimal::from_str(&text).map_err(|_| serde::de::Error::custom("expected an amount like \"46.00\""))
+        Decimal::from_str(&text)
+            .map_err(|_| serde::de::Error::custom("expected an amount like \"46.00\""))
     }
 }

@@ -1,0 +1,304 @@
+//! Configuration: a TOML file (`--config`) overlaid by `RATHAUS_*` environment variables, which
+//! win. With neither, rathaus runs from `./data/` on 127.0.0.1:8080.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub master_key_file: PathBuf,
+    /// Whether the key file was named explicitly (then it is never generated).
+    pub master_key_file_explicit: bool,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    /// The address citizens reach the platform under, for links in e-mails.
+    pub public_url: String,
+    /// Send Strict-Transport-Security; only behind TLS.
+    pub hsts: bool,
+    pub max_body_bytes: usize,
+    pub auto_migrate: bool,
+    pub shutdown_grace_seconds: u64,
+    /// The installed `@kern-ux/native` package (with `dist/`); searched for when not set.
+    pub assets_dir: Option<PathBuf>,
+}
+
+/// The keys a configuration file may hold; each can be overridden by `RATHAUS_<KEY>` in upper case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: Option<String>,
+    master_key_file: Option<PathBuf>,
+    log_format: Option<String>,
+    log_level: Option<String>,
+    public_url: Option<String>,
+    hsts: Option<bool>,
+    max_body_bytes: Option<usize>,
+    auto_migrate: Option<bool>,
+    shutdown_grace_seconds: Option<u64>,
+    assets_dir: Option<PathBuf>,
+}
+
+/// Every setting with its environment variable, default and meaning, for `--help` and the README.
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    (
+        "data_dir",
+        "./data",
+        "directory for the SQLite database, attachments and the generated master key",
+    ),
+    (
+        "database_url",
+        "sqlite://<data_dir>/rathaus.db",
+        "sqlite://… or postgres://…",
+    ),
+    (
+        "listen",
+        "127.0.0.1:8080",
+        "address and port of the HTTP server",
+    ),
+    (
+        "master_key_file",
+        "<data_dir>/master.key",
+        "the master key; generated on first start only at the default place",
+    ),
+    ("log_format", "text", "text or json"),
+    (
+        "log_level",
+        "info",
+        "error, warn, info, debug or a tracing filter",
+    ),
+    (
+        "public_url",
+        "http://<listen>",
+        "address under which citizens reach the platform (used in e-mails)",
+    ),
+    (
+        "hsts",
+        "false",
+        "send Strict-Transport-Security (only when served over TLS)",
+    ),
+    (
+        "max_body_bytes",
+        "1048576",
+        "largest request body accepted outside file uploads",
+    ),
+    (
+        "auto_migrate",
+        "true",
+        "apply pending database migrations when the server starts",
+    ),
+    (
+        "shutdown_grace_seconds",
+        "30",
+        "how long in-flight requests may finish after SIGTERM",
+    ),
+    (
+        "assets_dir",
+        "web/node_modules/@kern-ux/native",
+        "the installed KERN UX package whose dist/ is served",
+    ),
+];
+
+fn env_name(key: &str) -> String {
+    format!("RATHAUS_{}", key.to_ascii_uppercase())
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, AppError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(AppError::BadInput(format!(
+            "{}: expected true or false, got {v:?}",
+            env_name(key)
+        ))),
+    }
+}
+
+fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, AppError> {
+    v.trim().parse().map_err(|_| {
+        AppError::BadInput(format!(
+            "{}: expected a whole number, got {v:?}",
+            env_name(key)
+        ))
+    })
+}
+
+impl Config {
+    /// Reads the file (if any) and overlays the environment given as a map (the process
+    /// environment in production, a literal map in tests).
+    pub fn load(file: Option<&Path>, env: &HashMap<String, String>) -> Result<Config, AppError> {
+        let file_cfg: FileConfig = match file {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    AppError::BadInput(format!(
+                        "cannot read configuration file {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                toml::from_str(&text).map_err(|e| {
+                    AppError::BadInput(format!(
+                        "configuration file {}: {}",
+                        path.display(),
+                        e.message()
+                    ))
+                })?
+            }
+        };
+        let var = |key: &str| env.get(&env_name(key)).filter(|v| !v.is_empty()).cloned();
+
+        let data_dir = var("data_dir")
+            .map(PathBuf::from)
+            .or(file_cfg.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./data"));
+        let database_url = var("database_url")
+            .or(file_cfg.database_url)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("rathaus.db").display()));
+        let listen_raw = var("listen")
+            .or(file_cfg.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen_raw.parse().map_err(|_| {
+            AppError::BadInput(format!(
+                "RATHAUS_LISTEN: expected address:port such as 127.0.0.1:8080, got {listen_raw:?}"
+            ))
+        })?;
+        let explicit_key = var("master_key_file")
+            .map(PathBuf::from)
+            .or(file_cfg.master_key_file);
+        let log_format = match var("log_format").or(file_cfg.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(AppError::BadInput(format!(
+                    "RATHAUS_LOG_FORMAT: expected text or json, got {other:?}"
+                )));
+            }
+        };
+        let hsts = match var("hsts") {
+            Some(v) => parse_bool("hsts", &v)?,
+            None => file_cfg.hsts.unwrap_or(false),
+        };
+        let auto_migrate = match var("auto_migrate") {
+            Some(v) => parse_bool("auto_migrate", &v)?,
+            None => file_cfg.auto_migrate.unwrap_or(true),
+        };
+        let max_body_bytes = match var("max_body_bytes") {
+            Some(v) => parse_num("max_body_bytes", &v)?,
+            None => file_cfg.max_body_bytes.unwrap_or(1024 * 1024),
+        };
+        let shutdown_grace_seconds = match var("shutdown_grace_seconds") {
+            Some(v) => parse_num("shutdown_grace_seconds", &v)?,
+            None => file_cfg.shutdown_grace_seconds.unwrap_or(30),
+        };
+        let public_url = var("public_url")
+            .or(file_cfg.public_url)
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        Ok(Config {
+            master_key_file: explicit_key
+                .clone()
+                .unwrap_or_else(|| data_dir.join("master.key")),
+            master_key_file_explicit: explicit_key.is_some(),
+            data_dir,
+            database_url,
+            listen,
+            log_format,
+            log_level: var("log_level")
+                .or(file_cfg.log_level)
+                .unwrap_or_else(|| "info".into()),
+            public_url,
+            hsts,
+            max_body_bytes,
+            auto_migrate,
+            shutdown_grace_seconds,
+            assets_dir: var("assets_dir").map(PathBuf::from).or(file_cfg.assets_dir),
+        })
+    }
+
+    /// A configuration for tests: everything under `dir`, the given database.
+    pub fn for_tests(dir: &Path, database_url: &str) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            database_url: database_url.to_owned(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            master_key_file: dir.join("master.key"),
+            master_key_file_explicit: false,
+            log_format: LogFormat::Text,
+            log_level: "warn".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            hsts: false,
+            max_body_bytes: 1024 * 1024,
+            auto_migrate: true,
+            shutdown_grace_seconds: 5,
+            assets_dir: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_work_without_any_configuration() {
+        let c = Config::load(None, &HashMap::new()).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.database_url, "sqlite://./data/rathaus.db");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.master_key_file, PathBuf::from("./data/master.key"));
+        assert!(!c.master_key_file_explicit);
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_wins_over_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rathaus.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"/srv/a\"\nlisten = \"127.0.0.1:9000\"\nhsts = true\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&path), &env(&[("RATHAUS_DATA_DIR", "/srv/b")])).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/b"));
+        assert_eq!(c.database_url, "sqlite:///srv/b/rathaus.db");
+        assert_eq!(c.listen.port(), 9000);
+        assert!(c.hsts);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let e = Config::load(None, &env(&[("RATHAUS_LISTEN", "localhost")])).unwrap_err();
+        assert!(e.to_string().contains("RATHAUS_LISTEN"), "{e}");
+        let e = Config::load(None, &env(&[("RATHAUS_HSTS", "vielleicht")])).unwrap_err();
+        assert!(e.to_string().contains("RATHAUS_HSTS"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rathaus.toml");
+        std::fs::write(&path, "dta_dir = \"/x\"\n").unwrap();
+        let e = Config::load(Some(&path), &HashMap::new()).unwrap_err();
+        assert!(e.to_string().contains("dta_dir"), "{e}");
+    }
+}

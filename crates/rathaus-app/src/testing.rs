@@ -1,0 +1,70 @@
+//! Ready-made installations for tests of this and the upper crates: a fresh database of either
+//! backend, migrated, with a master key, a manual clock and deterministic randomness.
+
+use std::sync::Arc;
+
+use rathaus_crypto::random::SeededRandom;
+use rathaus_store::testing::{Backend, TempDir, fresh_url};
+use time::OffsetDateTime;
+use time::macros::datetime;
+
+use crate::installation::{Schema, open};
+use crate::{App, Config, ManualClock};
+
+pub use rathaus_store::testing::Backend as TestBackend;
+
+/// 22:00 on a Wednesday evening in November, Berlin time: the citizen on the sofa.
+pub const TEST_NOW: OffsetDateTime = datetime!(2026-11-25 21:00 UTC);
+
+pub struct TestApp {
+    pub app: App,
+    pub clock: Arc<ManualClock>,
+    pub dir: TempDir,
+}
+
+/// A fresh installation, or `None` when the backend is not configured (PostgreSQL without
+/// `RATHAUS_TEST_POSTGRES_URL`).
+pub async fn test_app(backend: Backend, seed: u64) -> Option<TestApp> {
+    let dir = TempDir::new().ok()?;
+    let url = match fresh_url(backend, &dir).await {
+        Ok(Some(u)) => u,
+        Ok(None) => return None,
+        Err(e) => {
+            #[allow(clippy::panic)]
+            {
+                panic!("test database: {e}")
+            }
+        }
+    };
+    let clock = Arc::new(ManualClock::new(TEST_NOW));
+    let config = Config::for_tests(dir.path(), &url);
+    let app = match open(
+        config,
+        clock.clone(),
+        Arc::new(SeededRandom::new(seed)),
+        Schema::Migrate,
+    )
+    .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            #[allow(clippy::panic)]
+            {
+                panic!("test installation: {e}")
+            }
+        }
+    };
+    Some(TestApp { app, clock, dir })
+}
+
+/// A fresh installation with the demo data seeded.
+pub async fn demo_app(backend: Backend) -> Option<TestApp> {
+    let t = test_app(backend, 1).await?;
+    if let Err(e) = t.app.seed_demo().await {
+        #[allow(clippy::panic)]
+        {
+            panic!("demo seeding: {e}")
+        }
+    }
+    Some(t)
+}

@@ -1,0 +1,26 @@
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use rathaus_app::App;
+
+use crate::{Assets, WebConfig};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub app: App,
+    pub web: Arc<WebConfig>,
+    pub assets: Arc<Assets>,
+    pub metrics: PrometheusHandle,
+}
+
+impl AppState {
+    pub fn new(app: App, assets: Assets) -> AppState {
+        AppState {
+            web: Arc::new(WebConfig::from_config(&app.config)),
+            app,
+            assets: Arc::new(assets),
+            metrics: crate::health::metrics_handle(),
+        }
+    }
+}

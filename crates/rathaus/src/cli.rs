@@ -1,0 +1,350 @@
+//! Command-line interface. Exit codes: 0 success, 1 failure, 2 bad input or unknown object,
+//! 3 audit chain broken.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use rathaus_app::installation::{self, Schema};
+use rathaus_app::tenants::TenantFilter;
+use rathaus_app::{Actor, App, AppError, Config, SystemClock};
+use rathaus_crypto::random::OsRandom;
+use rathaus_store::audit::AuditVerdict;
+
+#[derive(Parser)]
+#[command(
+    name = "rathaus",
+    version,
+    about = "Online services of many municipalities on one installation"
+)]
+struct Cli {
+    /// Configuration file (TOML). RATHAUS_* environment variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP server.
+    Serve,
+    /// Set up the demo installation (idempotent), print its address and accounts, then serve.
+    Demo,
+    /// Apply pending database migrations.
+    Migrate,
+    /// Municipalities and administrations.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The master key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum TenantCommand {
+    /// Import the Destatis GV-ISys extract (CSV) of all municipalities; idempotent.
+    ImportGv { file: PathBuf },
+    /// List tenants.
+    List {
+        /// Only enabled tenants.
+        #[arg(long)]
+        enabled: bool,
+        /// Only this federal state (two-digit key, e.g. 12 for Brandenburg).
+        #[arg(long, value_name = "KEY")]
+        land: Option<String>,
+    },
+    /// Show one tenant by AGS, administration key or slug.
+    Show { ags: String },
+    /// Offer the platform's services for this tenant.
+    Enable { ags: String },
+    /// Stop offering services for this tenant (its data stays).
+    Disable { ags: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 0 when intact, 3 naming the first broken entry otherwise.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Generate a new master key and re-wrap all tenant keys with it (data is not re-encrypted).
+    RotateMaster,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env: HashMap<String, String> = std::env::vars().collect();
+    let config = match Config::load(cli.config.as_deref(), &env) {
+        Ok(c) => c,
+        Err(e) => return fail(&e),
+    };
+    crate::logging::init(&config.log_format, &config.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &AppError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(e.exit_code() as u8)
+}
+
+async fn open(config: Config, schema: Schema) -> Result<App, AppError> {
+    installation::open(config, Arc::new(SystemClock), Arc::new(OsRandom), schema).await
+}
+
+async fn run(command: Command, config: Config) -> Result<ExitCode, AppError> {
+    match command {
+        Command::Serve => {
+            let schema = if config.auto_migrate {
+                Schema::Migrate
+            } else {
+                Schema::RequireCurrent
+            };
+            let app = open(config, schema).await?;
+            serve(app, None).await
+        }
+        Command::Demo => {
+            let app = open(config, Schema::Migrate).await?;
+            let report = app.seed_demo().await?;
+            let banner = demo_banner(&app, &report).await?;
+            serve(app, Some(banner)).await
+        }
+        Command::Migrate => {
+            let app = open(config, Schema::Migrate).await?;
+            let status = app.store.migration_status().await?;
+            println!(
+                "database schema is current ({} migrations applied)",
+                status.applied.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Tenant(cmd) => tenant(cmd, open(config, Schema::Migrate).await?).await,
+        Command::Audit(AuditCommand::Verify) => {
+            let app = open(config, Schema::RequireCurrent).await?;
+            match app.verify_audit().await? {
+                AuditVerdict::Intact { entries } => {
+                    println!("audit log intact: {entries} entries verified");
+                    Ok(ExitCode::SUCCESS)
+                }
+                AuditVerdict::Broken(b) => {
+                    println!("audit log BROKEN at entry {}: {}", b.seq, b.reason);
+                    Ok(ExitCode::from(3))
+                }
+            }
+        }
+        Command::Keys(KeysCommand::RotateMaster) => {
+            let app = open(config, Schema::RequireCurrent).await?;
+            let n = app.rotate_master_key(&Actor::Cli).await?;
+            println!(
+                "master key rotated: {n} tenant keys re-wrapped; the previous key is kept as {}",
+                app.config
+                    .master_key_file
+                    .with_extension("key.old")
+                    .display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn tenant(cmd: TenantCommand, app: App) -> Result<ExitCode, AppError> {
+    match cmd {
+        TenantCommand::ImportGv { file } => {
+            let started = std::time::Instant::now();
+            let r = app.import_gv_file(&Actor::Cli, &file).await?;
+            println!(
+                "imported {} municipalities and {} administrations from {}: {} new, {} updated, {} unchanged ({:.1} s); new tenants are disabled until enabled",
+                r.municipalities,
+                r.administrations,
+                file.display(),
+                r.counts.inserted,
+                r.counts.updated,
+                r.counts.unchanged,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        TenantCommand::List { enabled, land } => {
+            if let Some(l) = &land
+                && !(l.len() == 2 && l.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return Err(AppError::BadInput(format!(
+                    "--land takes a two-digit key such as 12, got {l:?}"
+                )));
+            }
+            let list = app
+                .list_tenants(&TenantFilter {
+                    enabled_only: enabled,
+                    land,
+                    parent: None,
+                })
+                .await?;
+            for t in &list {
+                println!(
+                    "{:<9}  {:<8}  {:<26}  {}",
+                    t.key,
+                    if t.enabled { "enabled" } else { "disabled" },
+                    t.slug,
+                    t.title()
+                );
+            }
+            eprintln!("{} tenants", list.len());
+        }
+        TenantCommand::Show { ags } => {
+            let t = rathaus_app::tenants::resolve(&app, &ags).await?;
+            let (parent, members) = app.tenant_family(&t).await?;
+            println!("key:        {}", t.key);
+            if let Some(ars) = &t.ars {
+                println!("ARS:        {ars}");
+            }
+            println!("name:       {}", t.title());
+            println!("official:   {}", t.official_name);
+            println!("kind:       {}", t.kind);
+            println!("slug:       {}", t.slug);
+            println!("district:   {}", t.district);
+            if let Some(p) = t.population {
+                println!("population: {p}");
+            }
+            println!("enabled:    {}", if t.enabled { "yes" } else { "no" });
+            if let Some(p) = parent {
+                println!("served by:  {} ({})", p.title(), p.key);
+            }
+            for m in members {
+                println!(
+                    "member:     {} ({}){}",
+                    m.title(),
+                    m.key,
+                    if m.enabled { "" } else { ", disabled" }
+                );
+            }
+        }
+        TenantCommand::Enable { ags } => {
+            let (t, changed) = app.set_tenant_enabled(&Actor::Cli, &ags, true).await?;
+            println!(
+                "{} ({}) {}",
+                t.title(),
+                t.key,
+                if changed {
+                    "enabled"
+                } else {
+                    "was already enabled"
+                }
+            );
+        }
+        TenantCommand::Disable { ags } => {
+            let (t, changed) = app.set_tenant_enabled(&Actor::Cli, &ags, false).await?;
+            println!(
+                "{} ({}) {}",
+                t.title(),
+                t.key,
+                if changed {
+                    "disabled"
+                } else {
+                    "was already disabled"
+                }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn demo_banner(
+    app: &App,
+    report: &rathaus_app::demo::DemoReport,
+) -> Result<String, AppError> {
+    let enabled = app
+        .list_tenants(&TenantFilter {
+            enabled_only: true,
+            ..TenantFilter::default()
+        })
+        .await?;
+    let mut out = String::new();
+    out.push_str("\nrathaus demo is ready\n\n");
+    out.push_str(&format!(
+        "  Open {}/ in your browser.\n\n",
+        app.config.public_url
+    ));
+    out.push_str("  Municipalities:\n");
+    for t in &enabled {
+        out.push_str(&format!(
+            "    {:<28} {}/{}\n",
+            t.title(),
+            app.config.public_url,
+            t.slug
+        ));
+    }
+    if report.imported > 0 {
+        out.push_str(&format!(
+            "\n  Imported {} Brandenburg tenants from the official register (disabled).\n",
+            report.imported
+        ));
+    }
+    Ok(out)
+}
+
+async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
+    let listen = app.config.listen;
+    let grace = Duration::from_secs(app.config.shutdown_grace_seconds);
+    let assets = rathaus_web::Assets::locate(app.config.assets_dir.as_deref());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("cannot listen on {listen}: {e}")))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    if let Some(b) = banner {
+        println!("{b}");
+    }
+    // Tests and scripts read this line to learn the port when listening on port 0.
+    println!("listening on http://{local}");
+    tracing::info!(address = %local, "listening");
+    let router = rathaus_web::router(rathaus_web::AppState::new(app.clone(), assets));
+    rathaus_web::serve(listener, router, shutdown_signal(), grace)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("server failed: {e}")))?;
+    app.store.close().await;
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
