@@ -65,9 +65,7 @@ impl Faces {
             if ch == '\n' || ch == '\t' {
                 continue;
             }
-            if ch.is_control()
-                || self.regular.glyph(ch).is_none()
-                || self.bold.glyph(ch).is_none()
+            if ch.is_control() || self.regular.glyph(ch).is_none() || self.bold.glyph(ch).is_none()
             {
                 return Err(PdfError::UnsupportedCharacter(u32::from(ch)));
             }
@@ -131,10 +129,15 @@ impl Face {
 
 /// Breaks `text` into lines no wider than `max_width`: at spaces, at explicit newlines, and
 /// inside a word only when the word alone is wider than the line.
+///
+/// A line that ends at a word boundary keeps one trailing space: PDF/A-2a wants word
+/// boundaries as real space characters, or screen readers and copy-paste run the last word of
+/// one line into the first of the next. Measure such lines with `trim_end` where it matters.
 pub(crate) fn wrap(face: &Face, text: &str, size: f32, max_width: f32) -> Vec<String> {
     let space = face.width(" ", size);
     let mut lines = Vec::new();
-    for hard_line in text.split('\n') {
+    let mut hard_lines = text.split('\n').peekable();
+    while let Some(hard_line) = hard_lines.next() {
         let mut line = String::new();
         let mut line_width = 0.0;
         for word in hard_line.split([' ', '\t']).filter(|w| !w.is_empty()) {
@@ -146,6 +149,7 @@ pub(crate) fn wrap(face: &Face, text: &str, size: f32, max_width: f32) -> Vec<St
                 continue;
             }
             if !line.is_empty() {
+                line.push(' ');
                 lines.push(std::mem::take(&mut line));
             }
             if word_width <= max_width {
@@ -166,7 +170,27 @@ pub(crate) fn wrap(face: &Face, text: &str, size: f32, max_width: f32) -> Vec<St
                 line_width += w;
             }
         }
+        if hard_lines.peek().is_some() {
+            line.push(' ');
+        }
         lines.push(line);
+    }
+    lines
+}
+
+/// Wraps several texts that form one tagged group (the lines of an address), keeping a space
+/// between them for the same reason as [`wrap`].
+pub(crate) fn wrap_all(face: &Face, texts: &[String], size: f32, max_width: f32) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let mut wrapped = wrap(face, text, size, max_width);
+        if i + 1 < texts.len()
+            && let Some(last) = wrapped.last_mut()
+            && !last.ends_with(' ')
+        {
+            last.push(' ');
+        }
+        lines.extend(wrapped);
     }
     lines
 }
@@ -190,15 +214,21 @@ mod tests {
         let lines = wrap(face, text, 10.0, 100.0);
         assert!(lines.len() > 1);
         for line in &lines {
-            assert!(face.width(line, 10.0) <= 100.0, "{line}");
+            assert!(face.width(line.trim_end(), 10.0) <= 100.0, "{line}");
         }
-        assert_eq!(lines.join(" "), text);
+        assert_eq!(lines.concat(), text);
+        assert!(lines[..lines.len() - 1].iter().all(|l| l.ends_with(' ')));
 
         let long = "DE02120300000000202051DE02120300000000202051";
         let cut = wrap(face, long, 10.0, 80.0);
         assert!(cut.len() > 1);
         assert_eq!(cut.concat(), long);
 
-        assert_eq!(wrap(face, "a\n\nb", 10.0, 100.0), vec!["a", "", "b"]);
+        assert_eq!(wrap(face, "a\n\nb", 10.0, 100.0), vec!["a ", " ", "b"]);
+        let address = ["Frau".to_owned(), "Erika Muster".to_owned()];
+        assert_eq!(
+            wrap_all(face, &address, 10.0, 100.0),
+            vec!["Frau ", "Erika Muster"]
+        );
     }
 }

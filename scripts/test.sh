@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: formatting and lints, unit, contract and HTTP tests against SQLite and
+# a throwaway PostgreSQL, the CLI as a process, and the browser tests in Chromium.
+#
+# Installs what it needs on Debian when run as root (PostgreSQL, sqlite3, Chromium, Node packages).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+apt_install() {
+  local missing=()
+  for spec in "$@"; do
+    local pkg="${spec%%:*}" probe="${spec#*:}"
+    [ -e "$probe" ] || command -v "$probe" >/dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (install them, or run as root)" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q "${missing[@]}" >/dev/null \
+    || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+
+apt_install "postgresql:/usr/lib/postgresql" "sqlite3:sqlite3" "chromium:/usr/bin/chromium" "poppler-utils:pdftotext" "zbar-tools:zbarimg"
+
+log "installing front-end packages (npm ci)"
+npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
+
+log "starting a throwaway PostgreSQL"
+eval "$(scripts/pg-test-cluster.sh start)"
+trap 'scripts/pg-test-cluster.sh stop' EXIT
+export RATHAUS_TEST_POSTGRES_URL
+export RATHAUS_TEST_REQUIRE_POSTGRES=1 RATHAUS_TEST_REQUIRE_ASSETS=1
+
+log "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+log "Rust tests (SQLite and PostgreSQL)"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast --status-level fail --final-status-level slow
+else
+  cargo test --workspace --no-fail-fast
+fi
+
+if [ -d web/e2e ]; then
+  log "browser tests (Chromium)"
+  cargo build --quiet --bin rathaus
+  RATHAUS_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/rathaus" \
+    npm test --prefix web
+fi
+
+log "all tests passed"
