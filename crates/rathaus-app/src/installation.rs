@@ -115,7 +115,11 @@ pub async fn open(
     if config.database_url.starts_with("sqlite:") || !config.master_key_file_explicit {
         ensure_data_dir(&config.data_dir)?;
     }
-    let store = Store::connect(&config.database_url, rng.clone()).await?;
+    let store = Store::connect(&config.database_url, rng.clone())
+        .await?
+        .with_blobs(rathaus_store::blobs::Blobs::local(
+            &config.data_dir.join("blobs"),
+        )?);
     let status = store.migration_status().await?;
     let recorded = if status.applied.is_empty() {
         None

@@ -1,5 +1,7 @@
 //! The demo installation and tenant use cases, against both backends.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use rathaus_app::tenants::TenantFilter;
 use rathaus_app::testing::{TestBackend, demo_app};
 use rathaus_app::{Actor, AppError};

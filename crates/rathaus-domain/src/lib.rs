@@ -6,4 +6,6 @@
 pub mod dogtax;
 pub mod gv;
 pub mod sepa;
+pub mod service;
 pub mod tenant;
+pub mod upload;

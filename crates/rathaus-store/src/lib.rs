@@ -8,10 +8,16 @@
 //! Personal data crosses this boundary only sealed: [`keyring`] encrypts on the way in and
 //! decrypts on the way out, under the tenant's data key.
 
+pub mod attachments;
 pub mod audit;
+pub mod blobs;
+pub mod cases;
 pub mod db;
+pub mod drafts;
 pub mod keyring;
 pub mod migrate;
+pub mod outbox;
+pub mod services;
 pub mod tenants;
 pub mod testing;
 
@@ -48,6 +54,7 @@ pub enum StoreError {
 pub struct Store {
     pool: db::Pool,
     keyring: Arc<Keyring>,
+    blobs: Option<blobs::Blobs>,
 }
 
 impl Store {
@@ -58,7 +65,20 @@ impl Store {
         Ok(Store {
             pool,
             keyring: Arc::new(Keyring::new(rng)),
+            blobs: None,
         })
+    }
+
+    /// Keeps file contents in this blob store.
+    pub fn with_blobs(mut self, blobs: blobs::Blobs) -> Store {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    pub(crate) fn blobs(&self) -> Result<&blobs::Blobs, StoreError> {
+        self.blobs
+            .as_ref()
+            .ok_or_else(|| StoreError::Unavailable("no blob store configured".into()))
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -101,7 +101,9 @@ pub async fn fresh_store(
     let Some(url) = fresh_url(backend, &dir).await? else {
         return Ok(None);
     };
-    let store = Store::connect(&url, rng.clone()).await?;
+    let store = Store::connect(&url, rng.clone())
+        .await?
+        .with_blobs(crate::blobs::Blobs::local(&dir.path().join("blobs"))?);
     store.migrate(time::OffsetDateTime::now_utc()).await?;
     store.unlock(MasterKey::generate(rng.as_ref())?).await?;
     Ok(Some(TestStore { store, url, dir }))

@@ -1,5 +1,7 @@
 //! The HTTP surface against a real router and a real database of either backend.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};

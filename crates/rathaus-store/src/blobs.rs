@@ -1,0 +1,60 @@
+//! File contents (attachments, later generated notices) in an object store: the local
+//! filesystem by default, an S3-compatible store when configured. Contents are sealed before
+//! they leave the process, like every other piece of personal data.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt};
+
+use crate::StoreError;
+
+#[derive(Clone)]
+pub struct Blobs {
+    inner: Arc<dyn ObjectStore>,
+}
+
+fn io(e: object_store::Error) -> StoreError {
+    StoreError::Unavailable(format!("blob store: {e}"))
+}
+
+impl Blobs {
+    pub fn local(dir: &Path) -> Result<Blobs, StoreError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+        })?;
+        let fs = LocalFileSystem::new_with_prefix(dir).map_err(io)?;
+        Ok(Blobs {
+            inner: Arc::new(fs),
+        })
+    }
+
+    pub async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), StoreError> {
+        self.inner
+            .put(&ObjectPath::from(key), bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(io)
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Vec<u8>, StoreError> {
+        let r = self
+            .inner
+            .get(&ObjectPath::from(key))
+            .await
+            .map_err(|e| match e {
+                object_store::Error::NotFound { .. } => StoreError::NotFound,
+                other => io(other),
+            })?;
+        Ok(r.bytes().await.map_err(io)?.to_vec())
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self.inner.delete(&ObjectPath::from(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(io(e)),
+        }
+    }
+}
