@@ -34,6 +34,8 @@ pub struct Config {
     pub shutdown_grace_seconds: u64,
     /// The installed `@kern-ux/native` package (with `dist/`); searched for when not set.
     pub assets_dir: Option<PathBuf>,
+    /// Days after the last change at which an unsubmitted draft is deleted.
+    pub draft_ttl_days: u32,
 }
 
 /// The keys a configuration file may hold; each can be overridden by `RATHAUS_<KEY>` in upper case.
@@ -52,6 +54,7 @@ struct FileConfig {
     auto_migrate: Option<bool>,
     shutdown_grace_seconds: Option<u64>,
     assets_dir: Option<PathBuf>,
+    draft_ttl_days: Option<u32>,
 }
 
 /// Every setting with its environment variable, default and meaning, for `--help` and the README.
@@ -228,6 +231,10 @@ impl Config {
             auto_migrate,
             shutdown_grace_seconds,
             assets_dir: var("assets_dir").map(PathBuf::from).or(file_cfg.assets_dir),
+            draft_ttl_days: match var("draft_ttl_days") {
+                Some(v) => parse_num("draft_ttl_days", &v)?,
+                None => file_cfg.draft_ttl_days.unwrap_or(30),
+            },
         })
     }
 
@@ -247,6 +254,7 @@ impl Config {
             auto_migrate: true,
             shutdown_grace_seconds: 5,
             assets_dir: None,
+            draft_ttl_days: 30,
         }
     }
 }
