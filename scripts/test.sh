@@ -31,6 +31,18 @@ apt_install "postgresql:/usr/lib/postgresql" "sqlite3:sqlite3" "chromium:/usr/bi
 log "installing front-end packages (npm ci)"
 npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
 
+# Python with aiosmtpd for the SMTP capture server (scripts/smtp-capture.py), in a venv kept
+# between runs; the Rust mail tests and the browser tests both use it.
+export RATHAUS_E2E_VENV="${RATHAUS_E2E_VENV:-/var/tmp/rathaus-venv}"
+export RATHAUS_E2E_PYTHON="$RATHAUS_E2E_VENV/bin/python"
+if ! "$RATHAUS_E2E_PYTHON" -c 'import aiosmtpd' 2>/dev/null; then
+  log "installing aiosmtpd into $RATHAUS_E2E_VENV"
+  py=/usr/bin/python3; [ -x "$py" ] || py=python3
+  "$py" -m venv --clear "$RATHAUS_E2E_VENV" 2>/dev/null || { apt_install "python3-venv:/nonexistent" && "$py" -m venv --clear "$RATHAUS_E2E_VENV"; }
+  "$RATHAUS_E2E_PYTHON" -m pip install -q --disable-pip-version-check aiosmtpd
+fi
+export RATHAUS_TEST_PYTHON="$RATHAUS_E2E_PYTHON" RATHAUS_TEST_REQUIRE_SMTP=1
+
 log "starting a throwaway PostgreSQL"
 eval "$(scripts/pg-test-cluster.sh start)"
 trap 'scripts/pg-test-cluster.sh stop' EXIT
@@ -50,15 +62,6 @@ fi
 
 if [ -d web/e2e ]; then
   log "browser tests (Chromium)"
-  # Python with aiosmtpd for the SMTP capture server (scripts/smtp-capture.py), in a venv kept between runs.
-  export RATHAUS_E2E_VENV="${RATHAUS_E2E_VENV:-/var/tmp/rathaus-venv}"
-  export RATHAUS_E2E_PYTHON="$RATHAUS_E2E_VENV/bin/python"
-  if ! "$RATHAUS_E2E_PYTHON" -c 'import aiosmtpd' 2>/dev/null; then
-    log "installing aiosmtpd into $RATHAUS_E2E_VENV"
-    py=/usr/bin/python3; [ -x "$py" ] || py=python3
-    "$py" -m venv --clear "$RATHAUS_E2E_VENV" 2>/dev/null || { apt_install "python3-venv:/nonexistent" && "$py" -m venv --clear "$RATHAUS_E2E_VENV"; }
-    "$RATHAUS_E2E_PYTHON" -m pip install -q --disable-pip-version-check aiosmtpd
-  fi
   cargo build --quiet --bin rathaus
   RATHAUS_BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/rathaus"
   export RATHAUS_BIN RATHAUS_E2E_CHROMIUM=/usr/bin/chromium

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::AppError;
+use crate::mail::SmtpUrl;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogFormat {
@@ -36,6 +37,10 @@ pub struct Config {
     pub assets_dir: Option<PathBuf>,
     /// Days after the last change at which an unsubmitted draft is deleted.
     pub draft_ttl_days: u32,
+    /// The SMTP server e-mails go out through; without one they wait in the outbox.
+    pub smtp_url: Option<SmtpUrl>,
+    /// Sender of e-mails, `Name <address>` or a bare address.
+    pub mail_from: String,
 }
 
 /// The keys a configuration file may hold; each can be overridden by `RATHAUS_<KEY>` in upper case.
@@ -55,6 +60,8 @@ struct FileConfig {
     shutdown_grace_seconds: Option<u64>,
     assets_dir: Option<PathBuf>,
     draft_ttl_days: Option<u32>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// Every setting with its environment variable, default and meaning, for `--help` and the README.
@@ -114,6 +121,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "assets_dir",
         "web/node_modules/@kern-ux/native",
         "the installed KERN UX package whose dist/ is served",
+    ),
+    (
+        "smtp_url",
+        "none",
+        "SMTP server for e-mails (smtp://… or smtps://…); without it e-mails wait in the outbox",
+    ),
+    (
+        "mail_from",
+        "rathaus <noreply@localhost>",
+        "sender of e-mails",
     ),
 ];
 
@@ -208,6 +225,18 @@ impl Config {
             Some(v) => parse_num("shutdown_grace_seconds", &v)?,
             None => file_cfg.shutdown_grace_seconds.unwrap_or(30),
         };
+        // The URL may hold a password: the error names the problem, never the value.
+        let smtp_url = var("smtp_url")
+            .or(file_cfg.smtp_url)
+            .map(|raw| {
+                SmtpUrl::parse(&raw)
+                    .map_err(|e| AppError::BadInput(format!("{}: {e}", env_name("smtp_url"))))
+            })
+            .transpose()?;
+        let mail_from = var("mail_from")
+            .or(file_cfg.mail_from)
+            .unwrap_or_else(|| "rathaus <noreply@localhost>".into());
+        crate::mail::parse_mailbox(&env_name("mail_from"), &mail_from)?;
         let public_url = var("public_url")
             .or(file_cfg.public_url)
             .unwrap_or_else(|| format!("http://{listen}"))
@@ -235,6 +264,8 @@ impl Config {
                 Some(v) => parse_num("draft_ttl_days", &v)?,
                 None => file_cfg.draft_ttl_days.unwrap_or(30),
             },
+            smtp_url,
+            mail_from,
         })
     }
 
@@ -255,6 +286,8 @@ impl Config {
             shutdown_grace_seconds: 5,
             assets_dir: None,
             draft_ttl_days: 30,
+            smtp_url: None,
+            mail_from: "rathaus <noreply@localhost>".into(),
         }
     }
 }

@@ -94,6 +94,7 @@ pub struct DemoReport {
     pub imported: u64,
     pub enabled: Vec<String>,
     pub profiles_set: Vec<String>,
+    pub offers_set: Vec<String>,
 }
 
 impl App {
@@ -161,6 +162,19 @@ impl App {
                 };
                 self.set_tenant_profile(&actor, &key, &profile).await?;
                 report.profiles_set.push(tenant.title());
+            }
+        }
+        // The defect report is offered by every pilot municipality (the Amt itself offers
+        // nothing: its members' statutes apply).
+        for key in PILOTS.iter().filter(|k| k.len() == 8) {
+            let tenant = crate::tenants::resolve(self, key).await?;
+            if self
+                .set_service_offered(&actor, &tenant, "maengelmelder", true)
+                .await?
+            {
+                report
+                    .offers_set
+                    .push(format!("{}: maengelmelder", tenant.title()));
             }
         }
         Ok(report)

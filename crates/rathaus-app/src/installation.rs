@@ -156,12 +156,19 @@ pub async fn open(
     if created {
         tracing::info!(path = %config.master_key_file.display(), "generated a new master key");
     }
-    Ok(App {
+    let app = App {
         store,
         clock,
         rng,
         config: Arc::new(config),
-    })
+        definitions: Arc::default(),
+        mail: crate::mail::MailWaker::new(),
+    };
+    let added = app.sync_shipped_services().await?;
+    if !added.is_empty() {
+        tracing::info!(services = ?added, "stored shipped service definitions");
+    }
+    Ok(app)
 }
 
 impl App {

@@ -3,11 +3,16 @@
 //! An [`App`] bundles the store with the injected clock and randomness. Every use case that
 //! changes state writes its audit entry in the same transaction as the change.
 
+pub mod citizen;
 pub mod clock;
 pub mod config;
 pub mod demo;
+mod documents;
 pub mod error;
 pub mod installation;
+pub mod mail;
+pub mod places;
+pub mod services;
 pub mod tenants;
 pub mod testing;
 
@@ -51,6 +56,9 @@ pub struct App {
     pub clock: Arc<dyn Clock>,
     pub rng: Arc<dyn RandomSource>,
     pub config: Arc<Config>,
+    pub definitions: Arc<services::DefinitionCache>,
+    /// Wakes the e-mail worker after a commit that queued mail.
+    pub mail: mail::MailWaker,
 }
 
 impl App {

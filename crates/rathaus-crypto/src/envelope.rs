@@ -78,6 +78,18 @@ impl MasterKey {
         format!("mk-{}", HEXLOWER.encode(&tag[..8]))
     }
 
+    /// A secret for another purpose (e.g. CSRF tokens), derived so that every node of an
+    /// installation computes the same one and no further secret needs storing.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) {
+            Ok(m) => m,
+            Err(_) => return [0u8; 32],
+        };
+        mac.update(b"rathaus derived secret v1|");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// The text stored in the key file.
     pub fn to_file_contents(&self) -> String {
         format!("{KEY_FILE_PREFIX}{}\n", BASE64.encode(&self.0))

@@ -5,6 +5,7 @@
 
 pub mod dogtax;
 pub mod gv;
+pub mod localtime;
 pub mod sepa;
 pub mod service;
 pub mod tenant;

@@ -126,3 +126,31 @@ pub fn render(doc: &Document) -> Result<Vec<u8>, PdfError> {
     let laid = layout::layout(doc)?;
     render::emit(doc, laid)
 }
+
+/// Replaces characters the embedded fonts cannot show (emoji, scripts beyond Latin, Greek and
+/// Cyrillic) with "?", for free text typed by citizens that must not make a receipt fail.
+/// Names and addresses on notices are better checked when they are entered.
+pub fn printable(text: &str) -> String {
+    let Ok(faces) = fonts::Faces::get() else {
+        return text
+            .chars()
+            .map(|c| {
+                if c.is_ascii() && !c.is_control() || c == '\n' {
+                    c
+                } else {
+                    '?'
+                }
+            })
+            .collect();
+    };
+    text.chars()
+        .map(|c| {
+            let mut buf = [0u8; 4];
+            if c == '\n' || c == '\t' || faces.check(c.encode_utf8(&mut buf)).is_ok() {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}

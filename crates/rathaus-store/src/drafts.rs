@@ -84,13 +84,10 @@ impl Store {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let id = row.text("id")?;
-        let sealed = row.bytes("data")?;
-        let data = if sealed.is_empty() {
-            Value::Null
-        } else {
-            let plain = self.open(tenant_key, place(&id), &sealed).await?;
-            serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?
-        };
+        let plain = self
+            .open(tenant_key, place(&id), &row.bytes("data")?)
+            .await?;
+        let data = serde_json::from_slice(&plain).map_err(|e| StoreError::Decode(e.to_string()))?;
         Ok(Some(Draft {
             tenant_key: row.text("tenant_key")?,
             service_id: row.text("service_id")?,
@@ -139,27 +136,26 @@ impl Store {
         }
     }
 
-    /// Marks the draft as submitted and empties its data (it now lives in the case). Returns false
-    /// when it had already been submitted: the caller lost a race with a double click.
+    /// Marks the draft as submitted and replaces its data by `receipt` (what is needed to show the
+    /// confirmation again; the answers now live in the case). Returns false when it had already
+    /// been submitted: the caller lost a race with a double click.
     pub async fn close_draft(
         &self,
         tx: &mut Tx,
         tenant_key: &str,
         id: &str,
         case_id: &str,
+        receipt: &Value,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
+        let sealed = self
+            .seal(tenant_key, place(id), receipt.to_string().as_bytes())
+            .await?;
         let n = tx
             .execute(
                 "UPDATE drafts SET submitted_case = $3, data = $4, updated_at = $5
                  WHERE id = $1 AND tenant_key = $2 AND submitted_case IS NULL",
-                args![
-                    id,
-                    tenant_key,
-                    case_id,
-                    Vec::<u8>::new(),
-                    crate::now_ms(now)
-                ],
+                args![id, tenant_key, case_id, sealed, crate::now_ms(now)],
             )
             .await?;
         Ok(n > 0)

@@ -48,6 +48,11 @@ impl Keyring {
             .ok_or_else(|| StoreError::Key("the store is locked: no master key loaded".into()))
     }
 
+    /// A secret derived from the master key for `label` (see [`MasterKey::derive`]).
+    pub fn derive_secret(&self, label: &str) -> Result<[u8; 32], StoreError> {
+        Ok(self.master()?.derive(label))
+    }
+
     fn set_master(&self, key: MasterKey) -> Result<(), StoreError> {
         *self
             .master

@@ -93,6 +93,26 @@ impl Store {
         rows.iter().map(tenant).collect()
     }
 
+    /// Tenants whose name (lower-cased) or slug contains the given parts; municipalities only.
+    pub async fn search_tenants(
+        &self,
+        name_part: &str,
+        slug_part: &str,
+        limit: i64,
+    ) -> Result<Vec<Tenant>, StoreError> {
+        let like = |s: &str| format!("%{}%", s.replace(['\\', '%', '_'], ""));
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT key, ars, kind, name, official_name, slug, district, parent_key, population, enabled, profile
+                 FROM tenants WHERE length(key) = 8 AND (lower(name) LIKE $1 OR slug LIKE $2)
+                 ORDER BY enabled DESC, name LIMIT $3",
+                args![like(name_part), like(slug_part), limit],
+            )
+            .await?;
+        rows.iter().map(tenant).collect()
+    }
+
     pub async fn count_tenants(&self) -> Result<(i64, i64), StoreError> {
         let row = self
             .pool()

@@ -74,7 +74,10 @@ impl IntoResponse for PageError {
     }
 }
 
-pub(crate) async fn not_found_fallback(State(state): State<AppState>) -> Response {
-    let layout = Layout::new(&state).await;
+pub(crate) async fn not_found_fallback(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let layout = Layout::new(&state, &headers).await;
     PageError::not_found(layout).into_response()
 }

@@ -4,8 +4,10 @@
 //! `rathaus-app` and render the result. Every response passes the security-header middleware.
 
 mod assets;
+mod cookies;
 mod error;
 mod health;
+mod i18n;
 mod middleware;
 mod portal;
 mod state;
@@ -45,8 +47,15 @@ pub fn router(state: AppState) -> Router {
         .nest("/assets", assets::routes(&state.assets))
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .fallback(error::not_found_fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::language_switch,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(body_limit))
+        // Nothing larger than an upload form ever gets in; each route then applies its own limit.
+        .layer(RequestBodyLimitLayer::new(
+            body_limit.max(portal::UPLOAD_BODY_LIMIT),
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,

@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
 use crate::AppState;
@@ -131,4 +131,48 @@ pub(crate) async fn observe(
         response.headers_mut().insert(REQUEST_ID.clone(), v);
     }
     response
+}
+
+/// `?lang=en` on any page: remember the choice in a cookie and show the same page without the
+/// parameter, so that links stay clean and the choice holds on every following page.
+pub(crate) async fn language_switch(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let wanted = request.uri().query().and_then(|q| {
+        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .ok()
+            .map(|pairs| {
+                let lang = pairs
+                    .iter()
+                    .find(|(k, _)| k == "lang")
+                    .and_then(|(_, v)| rathaus_domain::service::Lang::from_code(v));
+                let rest: Vec<(String, String)> =
+                    pairs.into_iter().filter(|(k, _)| k != "lang").collect();
+                (lang, rest)
+            })
+    });
+    match (request.method() == axum::http::Method::GET, wanted) {
+        (true, Some((Some(lang), rest))) => {
+            let mut to = request.uri().path().to_owned();
+            if !rest.is_empty()
+                && let Ok(q) = serde_urlencoded::to_string(&rest)
+            {
+                to = format!("{to}?{q}");
+            }
+            let mut r = axum::response::Redirect::to(&to).into_response();
+            let cookie = crate::cookies::set(
+                &state,
+                crate::cookies::LANG_COOKIE,
+                lang.code(),
+                "/",
+                "Lax",
+                Some(365 * 24 * 3600),
+            );
+            crate::cookies::append(r.headers_mut(), cookie);
+            r
+        }
+        _ => next.run(request).await,
+    }
 }

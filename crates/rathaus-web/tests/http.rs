@@ -158,12 +158,25 @@ async fn request_ids_hsts_and_body_limit(b: TestBackend) {
             .unwrap()
             .starts_with("max-age=")
     );
+    // A form body over the general limit, and any body over the upload limit, are refused.
     let big = vec![b'x'; 2 * 1024 * 1024];
     let r = send(
         &h.router,
-        Request::post("/")
+        Request::post("/panketal/maengelmelder/start")
+            .header("content-type", "application/x-www-form-urlencoded")
             .header("content-length", big.len())
             .body(Body::from(big))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let huge = vec![b'x'; 40 * 1024 * 1024];
+    let r = send(
+        &h.router,
+        Request::post("/panketal/maengelmelder/schritt/foto")
+            .header("content-type", "multipart/form-data; boundary=x")
+            .header("content-length", huge.len())
+            .body(Body::from(huge))
             .unwrap(),
     )
     .await;

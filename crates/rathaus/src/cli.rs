@@ -39,6 +39,9 @@ enum Command {
     /// Municipalities and administrations.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Service definitions and the services municipalities offer.
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -66,6 +69,18 @@ enum TenantCommand {
     Enable { ags: String },
     /// Stop offering services for this tenant (its data stays).
     Disable { ags: String },
+}
+
+#[derive(Subcommand)]
+enum ServiceCommand {
+    /// List the known services (newest versions).
+    List,
+    /// Import a service definition file (JSON); a changed definition needs a new version.
+    Import { file: PathBuf },
+    /// Offer a service in a municipality.
+    Offer { ags: String, service: String },
+    /// Stop offering a service in a municipality.
+    Withdraw { ags: String, service: String },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +155,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, AppError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Tenant(cmd) => tenant(cmd, open(config, Schema::Migrate).await?).await,
+        Command::Service(cmd) => service(cmd, open(config, Schema::Migrate).await?).await,
         Command::Audit(AuditCommand::Verify) => {
             let app = open(config, Schema::RequireCurrent).await?;
             match app.verify_audit().await? {
@@ -268,6 +284,60 @@ async fn tenant(cmd: TenantCommand, app: App) -> Result<ExitCode, AppError> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn service(cmd: ServiceCommand, app: App) -> Result<ExitCode, AppError> {
+    match cmd {
+        ServiceCommand::List => {
+            for d in app.latest_services().await? {
+                println!(
+                    "{:<20} v{:<3} {:<5} {}",
+                    d.id, d.version, d.reference_prefix, d.title.de
+                );
+            }
+        }
+        ServiceCommand::Import { file } => {
+            let json = std::fs::read_to_string(&file)
+                .map_err(|e| AppError::BadInput(format!("cannot read {}: {e}", file.display())))?;
+            let (def, new) = app.import_service(&Actor::Cli, &json).await?;
+            let what = if new { "imported" } else { "already known:" };
+            println!(
+                "{what} {} version {} ({})",
+                def.id, def.version, def.title.de
+            );
+        }
+        ServiceCommand::Offer { ags, service } => {
+            let t = rathaus_app::tenants::resolve(&app, &ags).await?;
+            let changed = app
+                .set_service_offered(&Actor::Cli, &t, &service, true)
+                .await?;
+            println!(
+                "{} {} {service}",
+                t.title(),
+                if changed {
+                    "now offers"
+                } else {
+                    "already offers"
+                }
+            );
+        }
+        ServiceCommand::Withdraw { ags, service } => {
+            let t = rathaus_app::tenants::resolve(&app, &ags).await?;
+            let changed = app
+                .set_service_offered(&Actor::Cli, &t, &service, false)
+                .await?;
+            println!(
+                "{} {} {service}",
+                t.title(),
+                if changed {
+                    "no longer offers"
+                } else {
+                    "does not offer"
+                }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn demo_banner(
     app: &App,
     report: &rathaus_app::demo::DemoReport,
@@ -319,12 +389,36 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
     println!("listening on http://{local}");
     tracing::info!(address = %local, "listening");
     let router = rathaus_web::router(rathaus_web::AppState::new(app.clone(), assets));
+    rathaus_app::mail::describe_metrics();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mail = rathaus_app::mail::spawn_worker(&app, stop_rx.clone())?;
+    let housekeeping = tokio::spawn(housekeeping(app.clone(), stop_rx));
     rathaus_web::serve(listener, router, shutdown_signal(), grace)
         .await
         .map_err(|e| AppError::Unavailable(format!("server failed: {e}")))?;
+    let _ = stop_tx.send(true);
+    if let Some(h) = mail.handle {
+        let _ = tokio::time::timeout(grace, h).await;
+    }
+    let _ = tokio::time::timeout(grace, housekeeping).await;
     app.store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Periodic work of a running server: deleting expired drafts.
+async fn housekeeping(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        match app.expire_drafts().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(drafts = n, "deleted expired drafts"),
+            Err(e) => tracing::warn!(error = %e, "could not delete expired drafts"),
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(Duration::from_secs(600)) => {}
+        }
+    }
 }
 
 async fn shutdown_signal() {

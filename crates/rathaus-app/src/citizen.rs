@@ -1,0 +1,909 @@
+//! What citizens do: fill in a service step by step, upload files, save and resume, submit, and
+//! follow their case on its status page.
+
+use rathaus_crypto::token::{looks_like_token, new_record_id, new_token, token_hash};
+use rathaus_domain::localtime::{berlin_date, format_berlin, from_unix_ms};
+use rathaus_domain::service::flow::{Position, SummarySection, schema_mismatch_message, summary};
+use rathaus_domain::service::{Context, FieldError, FieldKind, FormInput, Lang, Text, apply_step};
+use rathaus_domain::tenant::Tenant;
+use rathaus_domain::upload::{FileKind, check_upload, display_name};
+use rathaus_store::attachments::{Attachment, NewAttachment};
+use rathaus_store::audit::{NewAuditEntry, append};
+use rathaus_store::cases::{Case, CaseEvent, NewCase, NewCaseEvent, next_reference_number};
+use rathaus_store::drafts::{Draft, DraftUpdate, NewDraft};
+use serde_json::{Value, json};
+use time::Duration;
+
+use crate::mail::{Email, enqueue_email};
+use crate::services::OfferedService;
+use crate::{App, AppError};
+
+/// An open draft with everything needed to show and change it.
+pub struct DraftSession {
+    /// The secret the citizen holds (cookie or resume link).
+    pub token: String,
+    pub tenant: Tenant,
+    pub service: OfferedService,
+    pub draft: Draft,
+}
+
+impl DraftSession {
+    pub fn position(&self) -> Position {
+        decode_position(&self.draft.position).unwrap_or(Position::Check)
+    }
+}
+
+/// What the citizen gets after submitting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    pub reference: String,
+    pub status_token: String,
+    pub confirmation_sent_to: bool,
+}
+
+#[derive(Debug)]
+pub enum SubmitError {
+    /// Something is missing or wrong; the citizen is sent there.
+    Incomplete(Position, Vec<FieldError>),
+    Failed(AppError),
+}
+
+impl From<AppError> for SubmitError {
+    fn from(e: AppError) -> Self {
+        SubmitError::Failed(e)
+    }
+}
+
+/// Positions are stored as short strings: `step:ort`, `step:hund:1`, `more:hund`, `check`.
+pub fn encode_position(p: &Position) -> String {
+    match p {
+        Position::Step { step, item: None } => format!("step:{step}"),
+        Position::Step {
+            step,
+            item: Some(i),
+        } => format!("step:{step}:{i}"),
+        Position::AddAnother { step } => format!("more:{step}"),
+        Position::Check => "check".into(),
+    }
+}
+
+pub fn decode_position(s: &str) -> Option<Position> {
+    let mut parts = s.split(':');
+    match (parts.next()?, parts.next(), parts.next()) {
+        ("check", None, None) => Some(Position::Check),
+        ("more", Some(step), None) => Some(Position::AddAnother {
+            step: step.to_owned(),
+        }),
+        ("step", Some(step), None) => Some(Position::Step {
+            step: step.to_owned(),
+            item: None,
+        }),
+        ("step", Some(step), Some(i)) => Some(Position::Step {
+            step: step.to_owned(),
+            item: Some(i.parse().ok()?),
+        }),
+        _ => None,
+    }
+}
+
+/// The status of a case as the citizen sees it.
+#[derive(Debug, Clone)]
+pub struct CaseStatus {
+    pub case: Case,
+    pub service: OfferedService,
+    pub events: Vec<CaseEvent>,
+}
+
+pub fn status_label(status: &str, lang: Lang) -> &'static str {
+    match (status, lang) {
+        ("received", Lang::En) => "Received",
+        ("received", Lang::Ls) => "Ist angekommen",
+        ("received", _) => "Eingegangen",
+        ("in_progress", Lang::En) => "Being processed",
+        ("in_progress", Lang::Ls) => "Wird bearbeitet",
+        ("in_progress", _) => "In Bearbeitung",
+        ("waiting_for_citizen", Lang::En) => "Waiting for your answer",
+        ("waiting_for_citizen", Lang::Ls) => "Wir brauchen Ihre Antwort",
+        ("waiting_for_citizen", _) => "Rückfrage an Sie",
+        ("decided", Lang::En) => "Decided",
+        ("decided", Lang::Ls) => "Es gibt eine Entscheidung",
+        ("decided", _) => "Entschieden",
+        ("closed", Lang::En) => "Closed",
+        ("closed", Lang::Ls) => "Ist fertig",
+        ("closed", _) => "Abgeschlossen",
+        (_, Lang::En) => "Unknown",
+        _ => "Unbekannt",
+    }
+}
+
+fn ctx_today(app: &App) -> time::Date {
+    berlin_date(app.now())
+}
+
+impl App {
+    fn draft_expiry(&self) -> time::OffsetDateTime {
+        self.now() + Duration::days(i64::from(self.config.draft_ttl_days))
+    }
+
+    /// Starts a draft; returns its secret token (for the cookie) and the session.
+    pub async fn start_draft(
+        &self,
+        tenant: &Tenant,
+        service_id: &str,
+    ) -> Result<(String, DraftSession), AppError> {
+        let service = self.offered_service(tenant, service_id).await?;
+        let token = new_token(self.rng.as_ref())?;
+        let id = new_record_id(self.rng.as_ref())?;
+        let data = json!({});
+        let position = encode_position(&service.definition.first_position(&data));
+        let mut tx = self.store.begin().await?;
+        self.store
+            .create_draft(
+                &mut tx,
+                &NewDraft {
+                    id: &id,
+                    tenant_key: tenant.key.as_str(),
+                    service_id,
+                    service_version: i64::from(service.definition.version),
+                    token_hash: &token_hash(&token),
+                    data: &data,
+                    position: &position,
+                    now: self.now(),
+                    expires_at: self.draft_expiry(),
+                },
+            )
+            .await?;
+        tx.commit().await?;
+        let draft = self
+            .store
+            .draft_by_token(
+                tenant.key.as_str(),
+                service_id,
+                &token_hash(&token),
+                self.now(),
+            )
+            .await?
+            .ok_or_else(|| AppError::Internal("draft vanished".into()))?;
+        Ok((
+            token.clone(),
+            DraftSession {
+                token,
+                tenant: tenant.clone(),
+                service,
+                draft,
+            },
+        ))
+    }
+
+    /// The draft behind a token, for this municipality and service only.
+    pub async fn open_draft(
+        &self,
+        tenant: &Tenant,
+        service_id: &str,
+        token: &str,
+    ) -> Result<DraftSession, AppError> {
+        let not_found =
+            || AppError::NotFound("no such draft (expired, or the link is incomplete)".into());
+        if !looks_like_token(token) {
+            return Err(not_found());
+        }
+        let draft = self
+            .store
+            .draft_by_token(
+                tenant.key.as_str(),
+                service_id,
+                &token_hash(token),
+                self.now(),
+            )
+            .await?
+            .ok_or_else(not_found)?;
+        let service = self
+            .offered_service_at(tenant, service_id, draft.service_version)
+            .await?;
+        Ok(DraftSession {
+            token: token.to_owned(),
+            tenant: tenant.clone(),
+            service,
+            draft,
+        })
+    }
+
+    async fn save_draft(
+        &self,
+        s: &DraftSession,
+        data: &Value,
+        position: &Position,
+    ) -> Result<(), AppError> {
+        let mut tx = self.store.begin().await?;
+        let update = DraftUpdate {
+            data,
+            position: &encode_position(position),
+            now: self.now(),
+            expires_at: self.draft_expiry(),
+        };
+        self.store
+            .update_draft(&mut tx, s.tenant.key.as_str(), &s.draft.id, &update)
+            .await
+            .map_err(|e| match e {
+                rathaus_store::StoreError::NotFound => {
+                    AppError::Conflict("this application has already been submitted".into())
+                }
+                other => other.into(),
+            })?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Applies the answers to a step and moves on. On errors nothing is saved.
+    pub async fn answer_step(
+        &self,
+        s: &DraftSession,
+        pos: &Position,
+        input: &FormInput,
+    ) -> Result<Position, Vec<FieldError>> {
+        let def = &s.service.definition;
+        let Position::Step {
+            step: step_id,
+            item,
+        } = pos
+        else {
+            return Err(Vec::new());
+        };
+        let Some(step) = def.step(step_id) else {
+            return Err(Vec::new());
+        };
+        let ctx = Context {
+            params: &s.service.params,
+            today: ctx_today(self),
+        };
+        if let (Some(r), Some(i)) = (&step.repeat, item)
+            && (*i > def.item_count(step, &s.draft.data) || *i >= r.max as usize)
+        {
+            return Err(Vec::new());
+        }
+        let new = apply_step(step, *item, &s.draft.data, input, &ctx)?;
+        let next = def.next_position(pos, &new, false);
+        self.save_draft(s, &new, &next)
+            .await
+            .map_err(|e| vec![internal_error(&e)])?;
+        Ok(next)
+    }
+
+    /// Answers "add another?" of a repeated step.
+    pub async fn answer_add_another(
+        &self,
+        s: &DraftSession,
+        step_id: &str,
+        another: Option<bool>,
+    ) -> Result<Position, Vec<FieldError>> {
+        let def = &s.service.definition;
+        let Some(step) = def.step(step_id) else {
+            return Err(Vec::new());
+        };
+        let Some(r) = &step.repeat else {
+            return Err(Vec::new());
+        };
+        let count = def.item_count(step, &s.draft.data);
+        let another = match another {
+            Some(a) => a,
+            None if count >= r.max as usize => false,
+            None => {
+                return Err(vec![FieldError {
+                    field: "another".into(),
+                    message: Text::new(
+                        format!(
+                            "Wählen Sie aus, ob Sie „{}“ möchten.",
+                            r.add_another.de.trim_end_matches('?')
+                        ),
+                        format!("Select whether you want to: {}", r.add_another.en),
+                        "Bitte wählen Sie Ja oder Nein.".to_owned(),
+                    ),
+                }]);
+            }
+        };
+        if !another && count < r.min as usize {
+            let min = r.min.to_string();
+            return Err(vec![FieldError {
+                field: "another".into(),
+                message: Text::new(
+                    format!("Geben Sie mindestens {min} an."),
+                    format!("Add at least {min}."),
+                    format!("Sie müssen mindestens {min} angeben."),
+                ),
+            }]);
+        }
+        let pos = Position::AddAnother {
+            step: step_id.to_owned(),
+        };
+        let next = def.next_position(&pos, &s.draft.data, another);
+        self.save_draft(s, &s.draft.data, &next)
+            .await
+            .map_err(|e| vec![internal_error(&e)])?;
+        Ok(next)
+    }
+
+    pub async fn remove_item(
+        &self,
+        s: &DraftSession,
+        step_id: &str,
+        index: usize,
+    ) -> Result<(), AppError> {
+        let def = &s.service.definition;
+        let step = def
+            .step(step_id)
+            .ok_or_else(|| AppError::NotFound("no such step".into()))?;
+        let new = def.remove_item(step, index, &s.draft.data);
+        self.save_draft(
+            s,
+            &new,
+            &Position::AddAnother {
+                step: step_id.to_owned(),
+            },
+        )
+        .await
+    }
+
+    /// Checks, cleans and stores an uploaded file for an attachment field of the current step.
+    pub async fn upload(
+        &self,
+        s: &DraftSession,
+        pos: &Position,
+        field_name: &str,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Result<(), FieldError> {
+        let def = &s.service.definition;
+        let Position::Step {
+            step: step_id,
+            item,
+        } = pos
+        else {
+            return Err(unknown_field(field_name));
+        };
+        let step = def.step(step_id).ok_or_else(|| unknown_field(field_name))?;
+        let field = step
+            .fields
+            .iter()
+            .find(|f| f.name == field_name && f.kind == FieldKind::Attachment)
+            .ok_or_else(|| unknown_field(field_name))?;
+        let current = rathaus_domain::service::form::target(step, *item, &s.draft.data)
+            .and_then(|t| t.get(&field.name))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let max_count = field.max_count.unwrap_or(1) as usize;
+        let label = |l: Lang| field.label.get(l).to_owned();
+        if current.len() >= max_count {
+            let n = max_count.to_string();
+            return Err(FieldError {
+                field: field.name.clone(),
+                message: Text::new(
+                    format!(
+                        "Bei „{}“ sind höchstens {n} Dateien möglich. Entfernen Sie zuerst eine Datei.",
+                        label(Lang::De)
+                    ),
+                    format!(
+                        "“{}” takes at most {n} files. Remove one first.",
+                        label(Lang::En)
+                    ),
+                    format!(
+                        "Bei „{}“ dürfen Sie nur {n} Dateien hochladen.",
+                        label(Lang::Ls)
+                    ),
+                ),
+            });
+        }
+        let allowed: Vec<FileKind> = field
+            .accept
+            .iter()
+            .filter_map(|a| FileKind::from_code(a))
+            .collect();
+        let (kind, clean) = check_upload(bytes, &allowed, field.max_bytes.unwrap_or(10_000_000))
+            .map_err(|e| FieldError {
+                field: field.name.clone(),
+                message: Text::new(
+                    format!("„{}“: {}", label(Lang::De), e.message_de()),
+                    format!("“{}”: {e}", label(Lang::En)),
+                    format!(
+                        "Die Datei bei „{}“ geht nicht. {}",
+                        label(Lang::Ls),
+                        e.message_de()
+                    ),
+                ),
+            })?;
+        let id = new_record_id(self.rng.as_ref()).map_err(|e| internal_error(&e.into()))?;
+        let name = display_name(file_name, kind);
+        let mut ids = current;
+        ids.push(Value::String(id.clone()));
+        let mut new = s.draft.data.clone();
+        set_target_field(step, *item, &mut new, &field.name, Value::Array(ids));
+        let result = async {
+            let mut tx = self.store.begin().await?;
+            self.store
+                .put_attachment(
+                    &mut tx,
+                    &NewAttachment {
+                        id: &id,
+                        tenant_key: s.tenant.key.as_str(),
+                        draft_id: &s.draft.id,
+                        field: &field.name,
+                        kind: kind.code(),
+                        name: &name,
+                        content: &clean,
+                        now: self.now(),
+                    },
+                )
+                .await?;
+            let update = DraftUpdate {
+                data: &new,
+                position: &s.draft.position,
+                now: self.now(),
+                expires_at: self.draft_expiry(),
+            };
+            self.store
+                .update_draft(&mut tx, s.tenant.key.as_str(), &s.draft.id, &update)
+                .await?;
+            tx.commit().await
+        };
+        result.await.map_err(|e| internal_error(&e.into()))
+    }
+
+    pub async fn remove_upload(
+        &self,
+        s: &DraftSession,
+        attachment_id: &str,
+    ) -> Result<(), AppError> {
+        let mut new = s.draft.data.clone();
+        strip_attachment(&mut new, attachment_id);
+        let mut tx = self.store.begin().await?;
+        let blob = self
+            .store
+            .remove_draft_attachment(&mut tx, s.tenant.key.as_str(), &s.draft.id, attachment_id)
+            .await?;
+        let update = DraftUpdate {
+            data: &new,
+            position: &s.draft.position,
+            now: self.now(),
+            expires_at: self.draft_expiry(),
+        };
+        self.store
+            .update_draft(&mut tx, s.tenant.key.as_str(), &s.draft.id, &update)
+            .await?;
+        tx.commit().await?;
+        if let Some(key) = blob {
+            self.store.delete_blob(&key).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn draft_attachments(&self, s: &DraftSession) -> Result<Vec<Attachment>, AppError> {
+        Ok(self
+            .store
+            .draft_attachments(s.tenant.key.as_str(), &s.draft.id)
+            .await?)
+    }
+
+    /// The check-your-answers page.
+    pub async fn draft_summary(
+        &self,
+        s: &DraftSession,
+        lang: Lang,
+    ) -> Result<Vec<SummarySection>, AppError> {
+        let files = self.draft_attachments(s).await?;
+        let name = |id: &str| files.iter().find(|a| a.id == id).map(|a| a.name.clone());
+        Ok(summary(
+            &s.service.definition,
+            &s.draft.data,
+            lang,
+            &s.service.params,
+            &name,
+        ))
+    }
+
+    /// Submits the draft: exactly one case per draft, however often this is called.
+    pub async fn submit(&self, s: &DraftSession, lang: Lang) -> Result<Submitted, SubmitError> {
+        if s.draft.submitted_case.is_some() {
+            return self.already_submitted(s).await;
+        }
+        let def = &s.service.definition;
+        let ctx = Context {
+            params: &s.service.params,
+            today: ctx_today(self),
+        };
+        if let Some((pos, errors)) = def.first_incomplete(&s.draft.data, &ctx) {
+            return Err(SubmitError::Incomplete(pos, errors));
+        }
+        let data = def.prune(&s.draft.data);
+        let problems = def.schema_errors(&data);
+        if !problems.is_empty() {
+            tracing::warn!(service = %def.id, count = problems.len(), "submission does not match the schema");
+            let pos = def.first_position(&data);
+            return Err(SubmitError::Incomplete(
+                pos,
+                vec![FieldError {
+                    field: String::new(),
+                    message: schema_mismatch_message(),
+                }],
+            ));
+        }
+        let tenant = s.tenant.key.as_str();
+        let case_id = new_record_id(self.rng.as_ref()).map_err(AppError::from)?;
+        let status_token = new_token(self.rng.as_ref()).map_err(AppError::from)?;
+        let year = berlin_date(self.now()).year();
+        let mut tx = self.store.begin().await.map_err(AppError::from)?;
+        let number = next_reference_number(&mut tx, tenant, &def.reference_prefix, year)
+            .await
+            .map_err(AppError::from)?;
+        let reference = format!("{}-{year}-{number:06}", def.reference_prefix);
+        self.store
+            .insert_case(
+                &mut tx,
+                &NewCase {
+                    id: &case_id,
+                    tenant_key: tenant,
+                    service_id: &def.id,
+                    service_version: i64::from(def.version),
+                    reference: &reference,
+                    status: "received",
+                    status_token_hash: &token_hash(&status_token),
+                    data: &data,
+                    lang: lang.code(),
+                    draft_id: Some(&s.draft.id),
+                    retention_days: i64::from(def.retention_days),
+                    now: self.now(),
+                },
+            )
+            .await
+            .map_err(AppError::from)?;
+        let event = NewCaseEvent {
+            at: self.now(),
+            actor: "citizen",
+            kind: "status",
+            status: Some("received"),
+            note: None,
+        };
+        self.store
+            .append_case_event(&mut tx, tenant, &case_id, &event)
+            .await
+            .map_err(AppError::from)?;
+        self.store
+            .attach_to_case(&mut tx, tenant, &s.draft.id, &case_id)
+            .await
+            .map_err(AppError::from)?;
+        let to = def
+            .contact_email_field
+            .as_ref()
+            .and_then(|f| data.get(f))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let receipt = json!({"reference": reference, "status_token": status_token, "email_sent": to.is_some()});
+        if !self
+            .store
+            .close_draft(&mut tx, tenant, &s.draft.id, &case_id, &receipt, self.now())
+            .await
+            .map_err(AppError::from)?
+        {
+            // A concurrent submit of the same draft won; show its result.
+            drop(tx);
+            let fresh = self.open_draft(&s.tenant, &def.id, &s.token).await?;
+            return self.already_submitted(&fresh).await;
+        }
+        if let Some(to) = &to {
+            let (subject, text) = self.confirmation_email(s, &reference, &status_token, lang);
+            let email = Email {
+                to: to.clone(),
+                subject,
+                text,
+                reply_to: None,
+            };
+            enqueue_email(self, &mut tx, tenant, Some(&case_id), &email).await?;
+        }
+        let object = format!("case:{reference}");
+        append(
+            &mut tx,
+            &NewAuditEntry {
+                at: self.now(),
+                actor: "citizen",
+                tenant: Some(tenant),
+                action: "case.submit",
+                object: &object,
+                outcome: "ok",
+            },
+        )
+        .await
+        .map_err(AppError::from)?;
+        tx.commit().await.map_err(AppError::from)?;
+        if to.is_some() {
+            self.mail.wake();
+        }
+        metrics::counter!("submissions_total", "service" => def.id.clone()).increment(1);
+        Ok(Submitted {
+            reference,
+            status_token,
+            confirmation_sent_to: to.is_some(),
+        })
+    }
+
+    async fn already_submitted(&self, s: &DraftSession) -> Result<Submitted, SubmitError> {
+        let reference = s.draft.data.get("reference").and_then(Value::as_str);
+        let token = s.draft.data.get("status_token").and_then(Value::as_str);
+        match (reference, token) {
+            (Some(r), Some(t)) => Ok(Submitted {
+                reference: r.to_owned(),
+                status_token: t.to_owned(),
+                confirmation_sent_to: false,
+            }),
+            _ => Err(SubmitError::Failed(AppError::Internal(
+                "submitted draft without receipt".into(),
+            ))),
+        }
+    }
+
+    fn confirmation_email(
+        &self,
+        s: &DraftSession,
+        reference: &str,
+        token: &str,
+        lang: Lang,
+    ) -> (String, String) {
+        let link = format!(
+            "{}/{}/vorgang/{token}",
+            self.config.public_url, s.tenant.slug
+        );
+        let when = format_berlin(self.now());
+        let title = s.service.definition.title.get(lang);
+        let authority = s.tenant.title();
+        match lang {
+            Lang::En => (
+                format!("Confirmation of receipt {reference} – {title}"),
+                format!(
+                    "Thank you. {authority} has received your submission “{title}”.\n\nReference number: {reference}\nReceived: {when}\n\nFollow the progress and download your receipt here:\n{link}\n\nKeep this link to yourself: anyone who has it can see the status of your case.\n\nThis message was generated automatically; please do not reply to it."
+                ),
+            ),
+            Lang::Ls => (
+                format!("Ihre Meldung ist angekommen: {reference}"),
+                format!(
+                    "Vielen Dank.\nIhre Meldung ist bei {authority} angekommen.\n\nIhre Nummer ist: {reference}\nAngekommen am: {when}\n\nHier sehen Sie, was mit Ihrer Meldung passiert:\n{link}\n\nGeben Sie den Link nicht weiter.\n\nDiese E-Mail kommt von einem Computer. Bitte antworten Sie nicht auf diese E-Mail."
+                ),
+            ),
+            Lang::De => (
+                format!("Eingangsbestätigung {reference} – {title}"),
+                format!(
+                    "Vielen Dank. Ihr Antrag „{title}“ ist bei {authority} eingegangen.\n\nAktenzeichen: {reference}\nEingegangen am: {when}\n\nDen Bearbeitungsstand und Ihre Eingangsbestätigung finden Sie hier:\n{link}\n\nBewahren Sie diesen Link für sich: Wer ihn kennt, kann den Stand Ihres Vorgangs sehen.\n\nDiese Nachricht wurde automatisch erstellt; bitte antworten Sie nicht darauf."
+                ),
+            ),
+        }
+    }
+
+    /// Sends the secret link to resume a draft to the given address.
+    pub async fn send_resume_link(
+        &self,
+        s: &DraftSession,
+        token: &str,
+        address: &str,
+        lang: Lang,
+    ) -> Result<(), FieldError> {
+        let field = rathaus_domain::service::Field {
+            name: "email".into(),
+            kind: FieldKind::Email,
+            label: Text::new("E-Mail-Adresse", "E-mail address", "E-Mail-Adresse"),
+            hint: None,
+            required: true,
+            required_when: None,
+            show_when: None,
+            options: Vec::new(),
+            options_param: None,
+            min_length: None,
+            max_length: None,
+            min: None,
+            max: None,
+            min_days_from_today: None,
+            max_days_from_today: None,
+            accept: Vec::new(),
+            max_bytes: None,
+            max_count: None,
+            autocomplete: None,
+        };
+        let step = rathaus_domain::service::Step {
+            id: "resume".into(),
+            title: Text::new("", "", ""),
+            intro: None,
+            show_when: None,
+            repeat: None,
+            fields: vec![field],
+        };
+        let ctx = Context {
+            params: &s.service.params,
+            today: ctx_today(self),
+        };
+        let input = FormInput::new(vec![("email".into(), address.to_owned())]);
+        let checked =
+            apply_step(&step, None, &json!({}), &input, &ctx).map_err(|mut e| e.remove(0))?;
+        let to = checked
+            .get("email")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let link = format!(
+            "{}/{}/{}/fortsetzen/{token}",
+            self.config.public_url, s.tenant.slug, s.service.definition.id
+        );
+        let until = rathaus_domain::service::form::format_date_de(berlin_date(self.draft_expiry()));
+        let title = s.service.definition.title.get(lang);
+        let (subject, text) = match lang {
+            Lang::En => (
+                format!("Continue your application: {title}"),
+                format!(
+                    "You saved your application “{title}” to continue later.\n\nContinue here (until {until}):\n{link}\n\nKeep this link to yourself: anyone who has it can read and change your answers.\n\nThis message was generated automatically."
+                ),
+            ),
+            Lang::Ls => (
+                format!("Ihr Antrag: {title}"),
+                format!(
+                    "Sie wollen Ihren Antrag später fertig machen.\n\nHier geht es weiter (bis zum {until}):\n{link}\n\nGeben Sie den Link nicht weiter.\n\nDiese E-Mail kommt von einem Computer."
+                ),
+            ),
+            Lang::De => (
+                format!("Ihr gespeicherter Antrag: {title}"),
+                format!(
+                    "Sie haben Ihren Antrag „{title}“ gespeichert, um ihn später fortzusetzen.\n\nHier geht es weiter (bis zum {until}):\n{link}\n\nBewahren Sie diesen Link für sich: Wer ihn kennt, kann Ihre Angaben lesen und ändern.\n\nDiese Nachricht wurde automatisch erstellt."
+                ),
+            ),
+        };
+        let result = async {
+            let email = Email {
+                to,
+                subject,
+                text,
+                reply_to: None,
+            };
+            let mut tx = self.store.begin().await?;
+            enqueue_email(self, &mut tx, s.tenant.key.as_str(), None, &email).await?;
+            tx.commit().await?;
+            self.mail.wake();
+            Ok::<(), AppError>(())
+        };
+        result.await.map_err(|e| internal_error(&e))
+    }
+
+    /// A case by its status-page token, within the municipality of the link.
+    pub async fn case_status(&self, tenant: &Tenant, token: &str) -> Result<CaseStatus, AppError> {
+        let not_found = || AppError::NotFound("no case behind this link".into());
+        if !looks_like_token(token) {
+            return Err(not_found());
+        }
+        let case = self
+            .store
+            .case_by_status_token(tenant.key.as_str(), &token_hash(token))
+            .await?
+            .ok_or_else(not_found)?;
+        let service = self
+            .offered_service_at(tenant, &case.service_id, case.service_version)
+            .await?;
+        let events = self
+            .store
+            .case_events(tenant.key.as_str(), &case.id)
+            .await?;
+        Ok(CaseStatus {
+            case,
+            service,
+            events,
+        })
+    }
+
+    /// The receipt (Eingangsbestätigung) as a PDF.
+    pub async fn receipt_pdf(&self, tenant: &Tenant, token: &str) -> Result<Vec<u8>, AppError> {
+        let status = self.case_status(tenant, token).await?;
+        let files = self
+            .store
+            .case_attachments(tenant.key.as_str(), &status.case.id)
+            .await?;
+        let lang = Lang::from_code(&status.case.lang).unwrap_or_default();
+        let name = |id: &str| files.iter().find(|a| a.id == id).map(|a| a.name.clone());
+        let sections = summary(
+            &status.service.definition,
+            &status.case.data,
+            lang,
+            &status.service.params,
+            &name,
+        );
+        let profile = self.effective_profile(tenant).await?;
+        crate::documents::receipt(tenant, &profile, &status, &sections, lang, self.now())
+    }
+
+    /// Deletes drafts that were not changed within their lifetime, with their files.
+    pub async fn expire_drafts(&self) -> Result<u64, AppError> {
+        let mut tx = self.store.begin().await?;
+        let (n, blobs) = rathaus_store::drafts::delete_expired_drafts(&mut tx, self.now()).await?;
+        if n > 0 {
+            let outcome = format!("ok: {n} drafts deleted");
+            append(
+                &mut tx,
+                &NewAuditEntry {
+                    at: self.now(),
+                    actor: "system",
+                    tenant: None,
+                    action: "draft.expire",
+                    object: "drafts",
+                    outcome: &outcome,
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        for key in blobs {
+            if let Err(e) = self.store.delete_blob(&key).await {
+                tracing::warn!(error = %e, "could not delete the file of an expired draft");
+            }
+        }
+        Ok(n)
+    }
+
+    pub fn case_submitted_at(case: &Case) -> String {
+        format_berlin(from_unix_ms(case.submitted_at_ms))
+    }
+}
+
+fn unknown_field(name: &str) -> FieldError {
+    FieldError {
+        field: name.to_owned(),
+        message: Text::new(
+            "Dieses Feld gibt es hier nicht.",
+            "There is no such field here.",
+            "Dieses Feld gibt es nicht.",
+        ),
+    }
+}
+
+fn internal_error(e: &AppError) -> FieldError {
+    tracing::error!(error = %e, "saving a draft failed");
+    FieldError {
+        field: String::new(),
+        message: Text::new(
+            "Ihre Angaben konnten gerade nicht gespeichert werden. Bitte versuchen Sie es noch einmal.",
+            "Your answers could not be saved just now. Please try again.",
+            "Das Speichern hat nicht geklappt. Bitte versuchen Sie es noch einmal.",
+        ),
+    }
+}
+
+fn set_target_field(
+    step: &rathaus_domain::service::Step,
+    item: Option<usize>,
+    data: &mut Value,
+    field: &str,
+    value: Value,
+) {
+    let target = match (&step.repeat, item) {
+        (Some(r), Some(i)) => {
+            if !data.get(&r.name).is_some_and(Value::is_array) {
+                data[&r.name] = Value::Array(Vec::new());
+            }
+            if let Some(Value::Array(items)) = data.get_mut(&r.name) {
+                while items.len() <= i {
+                    items.push(json!({}));
+                }
+            }
+            &mut data[&r.name][i]
+        }
+        _ => data,
+    };
+    target[field] = value;
+}
+
+fn strip_attachment(data: &mut Value, id: &str) {
+    match data {
+        Value::Array(items) => {
+            items.retain(|v| v.as_str() != Some(id));
+            for v in items.iter_mut() {
+                strip_attachment(v, id);
+            }
+        }
+        Value::Object(m) => {
+            for v in m.values_mut() {
+                strip_attachment(v, id);
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,121 @@
+//! Documents the platform issues as PDF: the receipt of a submission (later: notices).
+
+use rathaus_domain::localtime::{format_berlin, from_unix_ms};
+use rathaus_domain::service::Lang;
+use rathaus_domain::service::flow::SummarySection;
+use rathaus_domain::tenant::{Tenant, TenantProfile};
+use rathaus_pdf::{Block, Document, Letterhead, printable};
+use time::OffsetDateTime;
+
+use crate::AppError;
+use crate::citizen::{CaseStatus, status_label};
+
+pub(crate) fn letterhead(tenant: &Tenant, profile: &TenantProfile) -> Letterhead {
+    let mut lines: Vec<String> = profile.address.iter().skip(1).cloned().collect();
+    if let Some(e) = &profile.email {
+        lines.push(e.clone());
+    }
+    if let Some(w) = &profile.website {
+        lines.push(w.clone());
+    }
+    Letterhead {
+        authority: tenant.title(),
+        return_address: (!profile.address.is_empty()).then(|| profile.address.join(" · ")),
+        lines,
+        logo_png: None,
+    }
+}
+
+pub(crate) fn receipt(
+    tenant: &Tenant,
+    profile: &TenantProfile,
+    status: &CaseStatus,
+    sections: &[SummarySection],
+    lang: Lang,
+    now: OffsetDateTime,
+) -> Result<Vec<u8>, AppError> {
+    let def = &status.service.definition;
+    let case = &status.case;
+    let (heading, intro, ref_label, received, state) = match lang {
+        Lang::En => (
+            "Confirmation of receipt",
+            "We have received your submission with the following content.",
+            "Reference",
+            "Received",
+            "Status",
+        ),
+        Lang::Ls => (
+            "Ihre Meldung ist angekommen",
+            "Wir haben Ihre Meldung bekommen. Das haben Sie uns geschrieben:",
+            "Ihre Nummer",
+            "Angekommen am",
+            "Stand",
+        ),
+        Lang::De => (
+            "Eingangsbestätigung",
+            "Ihr Antrag ist mit dem folgenden Inhalt bei uns eingegangen.",
+            "Aktenzeichen",
+            "Eingegangen am",
+            "Stand",
+        ),
+    };
+    let mut blocks = vec![
+        Block::Heading(format!("{heading}: {}", printable(def.title.get(lang)))),
+        Block::Paragraph(intro.to_owned()),
+        Block::KeyValues(vec![
+            (ref_label.to_owned(), case.reference.clone()),
+            (
+                received.to_owned(),
+                format_berlin(from_unix_ms(case.submitted_at_ms)),
+            ),
+            (
+                state.to_owned(),
+                status_label(&case.status, lang).to_owned(),
+            ),
+        ]),
+    ];
+    for s in sections {
+        blocks.push(Block::Subheading(printable(&s.title)));
+        blocks.push(Block::KeyValues(
+            s.rows
+                .iter()
+                .map(|r| (printable(&r.label), printable(&r.value.join("\n"))))
+                .collect(),
+        ));
+    }
+    blocks.push(Block::Spacer);
+    blocks.push(Block::Paragraph(match lang {
+        Lang::En => {
+            "This confirmation was generated automatically and is valid without a signature."
+                .to_owned()
+        }
+        _ => "Diese Bestätigung wurde maschinell erstellt und ist ohne Unterschrift gültig."
+            .to_owned(),
+    }));
+    let doc = Document {
+        title: format!("{heading} {}", case.reference),
+        lang: if lang == Lang::En {
+            "en-GB".into()
+        } else {
+            "de-DE".into()
+        },
+        created: now,
+        letterhead: letterhead(tenant, profile),
+        recipient: Vec::new(),
+        date_line: Some(format_berlin(now)),
+        reference_lines: vec![(ref_label.to_owned(), case.reference.clone())],
+        blocks,
+        footer: vec![format!(
+            "{} · {}",
+            tenant.title(),
+            profile
+                .address
+                .iter()
+                .skip(1)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )],
+    };
+    rathaus_pdf::render(&doc).map_err(|e| AppError::Internal(format!("receipt: {e}")))
+}
