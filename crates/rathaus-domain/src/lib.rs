@@ -8,5 +8,6 @@ pub mod gv;
 pub mod localtime;
 pub mod sepa;
 pub mod service;
+pub mod staff;
 pub mod tenant;
 pub mod upload;
