@@ -5,6 +5,7 @@
 
 pub mod citizen;
 pub mod clock;
+pub mod computed;
 pub mod config;
 pub mod demo;
 mod documents;

@@ -20,7 +20,12 @@ pub enum Role {
 }
 
 impl Role {
-    pub const ALL: [Role; 4] = [Role::OperatorAdmin, Role::TenantAdmin, Role::Clerk, Role::Auditor];
+    pub const ALL: [Role; 4] = [
+        Role::OperatorAdmin,
+        Role::TenantAdmin,
+        Role::Clerk,
+        Role::Auditor,
+    ];
 
     pub fn code(self) -> &'static str {
         match self {
@@ -64,7 +69,8 @@ impl StaffIdentity {
 
     /// Whether this clerk works on cases of the given service.
     pub fn handles_service(&self, service_id: &str) -> bool {
-        self.role == Role::Clerk && (self.services.is_empty() || self.services.iter().any(|s| s == service_id))
+        self.role == Role::Clerk
+            && (self.services.is_empty() || self.services.iter().any(|s| s == service_id))
     }
 }
 
@@ -86,7 +92,14 @@ mod tests {
         };
         assert!(clerk.handles_service("maengelmelder"));
         assert!(!clerk.handles_service("hundesteuer-anmeldung"));
-        let admin = StaffIdentity { role: Role::TenantAdmin, services: vec![], ..clerk };
-        assert!(!admin.handles_service("maengelmelder"), "admins manage, they do not read cases");
+        let admin = StaffIdentity {
+            role: Role::TenantAdmin,
+            services: vec![],
+            ..clerk
+        };
+        assert!(
+            !admin.handles_service("maengelmelder"),
+            "admins manage, they do not read cases"
+        );
     }
 }

@@ -3,12 +3,14 @@
 //! Handlers are thin: they translate HTTP into calls of the application services in
 //! `rathaus-app` and render the result. Every response passes the security-header middleware.
 
+mod api;
 mod assets;
 mod cookies;
 mod error;
 mod health;
 mod i18n;
 mod middleware;
+mod office;
 mod portal;
 mod state;
 
@@ -44,6 +46,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::routes())
         .merge(portal::routes())
+        .merge(office::routes())
+        .nest("/api/v1", api::routes())
         .nest("/assets", assets::routes(&state.assets))
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .fallback(error::not_found_fallback)

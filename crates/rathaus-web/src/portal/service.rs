@@ -970,14 +970,13 @@ pub(crate) async fn computed_values(
     s: &DraftSession,
     lang: Lang,
 ) -> Vec<(String, Vec<String>)> {
-    let _ = (state, lang);
-    s.service
-        .definition
-        .computed
-        .iter()
-        .map(|c| (c.label.get(lang).to_owned(), Vec::new()))
-        .filter(|(_, v)| !v.is_empty())
-        .collect()
+    match state.app.computed_values(s, lang).await {
+        Ok(values) => values.into_iter().map(|v| (v.label, v.lines)).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "computing values for the check page failed");
+            Vec::new()
+        }
+    }
 }
 
 async fn check_page(
