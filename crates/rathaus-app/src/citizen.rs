@@ -91,7 +91,21 @@ pub fn decode_position(s: &str) -> Option<Position> {
 pub struct CaseStatus {
     pub case: Case,
     pub service: OfferedService,
+    /// Only what the citizen may see: status changes, questions, answers, decisions.
     pub events: Vec<CaseEvent>,
+    pub documents: Vec<rathaus_store::casework::CaseDocument>,
+    /// When which office read or changed the case (never the clerk's name).
+    pub access: Vec<(i64, String, String)>,
+}
+
+impl CaseStatus {
+    /// The open question, if the office is waiting for an answer.
+    pub fn open_question(&self) -> Option<&CaseEvent> {
+        if self.case.status != "waiting_for_citizen" {
+            return None;
+        }
+        self.events.iter().rev().find(|e| e.kind == "question")
+    }
 }
 
 pub fn status_label(status: &str, lang: Lang) -> &'static str {
@@ -555,6 +569,27 @@ impl App {
             )
             .await
             .map_err(AppError::from)?;
+        self.store
+            .seal_status_token(&mut tx, tenant, &case_id, &status_token)
+            .await
+            .map_err(AppError::from)?;
+        if let Some(name) = def
+            .applicant_name_field
+            .as_ref()
+            .and_then(|f| data.get(f))
+            .and_then(Value::as_str)
+        {
+            let secret = self
+                .store
+                .keyring()
+                .derive_secret("blind-index")
+                .map_err(AppError::from)?;
+            let tokens = crate::office::search::tokens(&secret, tenant, name);
+            self.store
+                .add_search_tokens(&mut tx, &case_id, tenant, &tokens)
+                .await
+                .map_err(AppError::from)?;
+        }
         let event = NewCaseEvent {
             at: self.now(),
             actor: "citizen",
@@ -783,11 +818,32 @@ impl App {
         let events = self
             .store
             .case_events(tenant.key.as_str(), &case.id)
+            .await?
+            .into_iter()
+            .filter(|e| rathaus_domain::casework::visible_to_citizen(&e.kind))
+            .collect();
+        let documents = self
+            .store
+            .case_documents(tenant.key.as_str(), &case.id)
             .await?;
+        let mut access = Vec::new();
+        for (at, office, kind) in self.store.case_access(&case.id).await? {
+            let title = match office.parse() {
+                Ok(k) => self
+                    .store
+                    .tenant(&k)
+                    .await?
+                    .map_or(office.clone(), |t| t.title()),
+                Err(_) => office.clone(),
+            };
+            access.push((at, title, kind));
+        }
         Ok(CaseStatus {
             case,
             service,
             events,
+            documents,
+            access,
         })
     }
 
@@ -809,6 +865,157 @@ impl App {
         );
         let profile = self.effective_profile(tenant).await?;
         crate::documents::receipt(tenant, &profile, &status, &sections, lang, self.now())
+    }
+
+    /// The citizen answers the office's open question, with text and up to three files.
+    pub async fn answer_question(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        text: &str,
+        files: &[(String, Vec<u8>)],
+    ) -> Result<(), FieldError> {
+        let msg = |de: &str, en: &str, ls: &str| FieldError {
+            field: "answer".into(),
+            message: Text::new(de, en, ls),
+        };
+        let st = self
+            .case_status(tenant, token)
+            .await
+            .map_err(|e| internal_error(&e))?;
+        let no_question = || {
+            msg(
+                "Zu diesem Vorgang ist keine Frage offen.",
+                "There is no open question on this case.",
+                "Es gibt gerade keine Frage an Sie.",
+            )
+        };
+        if st.open_question().is_none() {
+            return Err(no_question());
+        }
+        let text = text.trim().replace("\r\n", "\n");
+        if text.is_empty() && files.is_empty() {
+            return Err(msg(
+                "Geben Sie eine Antwort ein oder laden Sie eine Datei hoch.",
+                "Enter an answer or upload a file.",
+                "Bitte schreiben Sie eine Antwort.",
+            ));
+        }
+        if text.chars().count() > 5000 {
+            return Err(msg(
+                "Die Antwort darf höchstens 5000 Zeichen lang sein.",
+                "The answer can have at most 5000 characters.",
+                "Die Antwort ist zu lang.",
+            ));
+        }
+        if files.len() > 3 {
+            return Err(FieldError {
+                field: "files".into(),
+                message: Text::new(
+                    "Höchstens 3 Dateien.",
+                    "At most 3 files.",
+                    "Sie dürfen nur 3 Dateien schicken.",
+                ),
+            });
+        }
+        let mut cleaned = Vec::new();
+        for (name, bytes) in files {
+            let (kind, clean) =
+                check_upload(bytes, &FileKind::ALL, 10_000_000).map_err(|e| FieldError {
+                    field: "files".into(),
+                    message: Text::new(e.message_de(), e.to_string(), e.message_de()),
+                })?;
+            cleaned.push((display_name(name, kind), kind, clean));
+        }
+        let case = &st.case;
+        let from = rathaus_domain::casework::CaseStatus::from_code(&case.status)
+            .unwrap_or(rathaus_domain::casework::CaseStatus::Received);
+        let next = rathaus_domain::casework::transition(
+            from,
+            rathaus_domain::casework::CaseAction::Answer,
+        )
+        .map_err(|_| no_question())?;
+        let result = async {
+            let mut tx = self.store.begin().await?;
+            self.store
+                .update_case_status(
+                    &mut tx,
+                    &case.id,
+                    case.version,
+                    next.code(),
+                    None,
+                    self.now(),
+                )
+                .await?;
+            let note = if text.is_empty() {
+                None
+            } else {
+                Some(text.as_str())
+            };
+            let ev = NewCaseEvent {
+                at: self.now(),
+                actor: "citizen",
+                kind: "answer",
+                status: Some(next.code()),
+                note,
+            };
+            let seq = self
+                .store
+                .append_case_event(&mut tx, &case.tenant_key, &case.id, &ev)
+                .await?;
+            for (name, kind, clean) in &cleaned {
+                let id = new_record_id(self.rng.as_ref())?;
+                let field = format!("answer-{seq}");
+                let f = rathaus_store::casework::NewCaseFile {
+                    id: &id,
+                    tenant_key: &case.tenant_key,
+                    case_id: &case.id,
+                    field: &field,
+                    kind: kind.code(),
+                    name,
+                    content: clean,
+                    now: self.now(),
+                };
+                self.store.put_case_file(&mut tx, &f).await?;
+            }
+            let object = format!("case:{}", case.reference);
+            let entry = NewAuditEntry {
+                at: self.now(),
+                actor: "citizen",
+                tenant: Some(&case.tenant_key),
+                action: "case.answer",
+                object: &object,
+                outcome: "ok",
+            };
+            append(&mut tx, &entry).await?;
+            tx.commit().await?;
+            Ok::<(), AppError>(())
+        };
+        result.await.map_err(|e| match e {
+            AppError::Conflict(_) => msg(
+                "Der Vorgang wurde gerade geändert. Bitte laden Sie die Seite neu.",
+                "The case was just changed. Please reload the page.",
+                "Bitte laden Sie die Seite neu.",
+            ),
+            other => internal_error(&other),
+        })
+    }
+
+    /// A document (notice) of a case, for the holder of its status link.
+    pub async fn citizen_document(
+        &self,
+        tenant: &Tenant,
+        token: &str,
+        doc_id: &str,
+    ) -> Result<(rathaus_store::casework::CaseDocument, Vec<u8>), AppError> {
+        let st = self.case_status(tenant, token).await?;
+        let doc = st
+            .documents
+            .into_iter()
+            .find(|d| d.id == doc_id)
+            .ok_or_else(|| AppError::NotFound("no such document".into()))?;
+        let bytes = self.store.document_content(&doc).await?;
+        Ok((doc, bytes))
     }
 
     /// Deletes drafts that were not changed within their lifetime, with their files.

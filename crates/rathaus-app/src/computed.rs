@@ -40,10 +40,15 @@ impl App {
         s: &DraftSession,
         lang: Lang,
     ) -> Result<Vec<String>, AppError> {
-        let _ = lang;
-        Err(AppError::Internal(format!(
-            "unknown computed function {function:?} in service {}",
-            s.service.definition.id
-        )))
+        match function {
+            "dogtax.quote" => self.dogtax_quote_preview(s, lang).await,
+            "dogtax.sepa_mandate" => self.dogtax_mandate_preview(s, lang).await,
+            "dogtax.deregistration_preview" => self.dogtax_deregistration_preview(s, lang).await,
+            "dogtax.replacement_fee" => self.dogtax_fee_preview(s, lang).await,
+            _ => Err(AppError::Internal(format!(
+                "unknown computed function {function:?} in service {}",
+                s.service.definition.id
+            ))),
+        }
     }
 }

@@ -41,6 +41,81 @@ pub struct Config {
     pub smtp_url: Option<SmtpUrl>,
     /// Sender of e-mails, `Name <address>` or a bare address.
     pub mail_from: String,
+    /// Minutes without a request after which a staff session ends.
+    pub session_idle_minutes: u32,
+    /// Hours after sign-in at which a staff session ends however active it is.
+    pub session_absolute_hours: u32,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (addresses or CIDR networks).
+    pub trusted_proxies: Vec<IpNet>,
+    /// Staff sign-in through the operator's OpenID Connect provider, if configured.
+    pub oidc: Option<OidcConfig>,
+}
+
+/// An address or network (`10.0.0.0/8`, `::1/128`, `192.0.2.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl IpNet {
+    pub fn parse(s: &str) -> Option<IpNet> {
+        let (a, p) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: std::net::IpAddr = a.parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max)?,
+            None => max,
+        };
+        Some(IpNet { addr, prefix })
+    }
+
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        fn bits(ip: std::net::IpAddr) -> u128 {
+            match ip {
+                std::net::IpAddr::V4(v) => u128::from(u32::from(v)),
+                std::net::IpAddr::V6(v) => u128::from(v),
+            }
+        }
+        let ip = match ip {
+            std::net::IpAddr::V6(v) => v.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        if ip.is_ipv4() != self.addr.is_ipv4() {
+            return false;
+        }
+        let width = if ip.is_ipv4() { 32 } else { 128 };
+        let shift = width - u32::from(self.prefix);
+        if shift >= 128 {
+            return true;
+        }
+        (bits(ip) >> shift) == (bits(self.addr) >> shift)
+    }
+}
+
+/// The operator's OpenID Connect provider for staff sign-in.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The issuer URL; its `/.well-known/openid-configuration` is read.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    /// `acr` values that mean a multi-factor login (then no TOTP code is asked).
+    pub mfa_acr: Vec<String>,
+}
+
+// The secret stays out of logs.
+impl std::fmt::Debug for OidcConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OidcConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("mfa_acr", &self.mfa_acr)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The keys a configuration file may hold; each can be overridden by `RATHAUS_<KEY>` in upper case.
@@ -62,6 +137,13 @@ struct FileConfig {
     draft_ttl_days: Option<u32>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    session_idle_minutes: Option<u32>,
+    session_absolute_hours: Option<u32>,
+    trusted_proxies: Option<String>,
+    oidc_issuer: Option<String>,
+    oidc_client_id: Option<String>,
+    oidc_client_secret: Option<String>,
+    oidc_mfa_acr: Option<String>,
 }
 
 /// Every setting with its environment variable, default and meaning, for `--help` and the README.
@@ -131,6 +213,37 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "mail_from",
         "rathaus <noreply@localhost>",
         "sender of e-mails",
+    ),
+    (
+        "session_idle_minutes",
+        "30",
+        "minutes without a request after which a staff session ends",
+    ),
+    (
+        "session_absolute_hours",
+        "10",
+        "hours after sign-in at which a staff session ends",
+    ),
+    (
+        "trusted_proxies",
+        "none",
+        "comma-separated addresses or networks of reverse proxies whose X-Forwarded-For is believed",
+    ),
+    (
+        "oidc_issuer",
+        "none",
+        "issuer URL of the operator's OpenID Connect provider for staff sign-in",
+    ),
+    ("oidc_client_id", "none", "client id at the OIDC provider"),
+    (
+        "oidc_client_secret",
+        "none",
+        "client secret at the OIDC provider",
+    ),
+    (
+        "oidc_mfa_acr",
+        "none",
+        "comma-separated acr values meaning a multi-factor login (then no TOTP code is asked)",
     ),
 ];
 
@@ -237,6 +350,73 @@ impl Config {
             .or(file_cfg.mail_from)
             .unwrap_or_else(|| "rathaus <noreply@localhost>".into());
         crate::mail::parse_mailbox(&env_name("mail_from"), &mail_from)?;
+        let session_idle_minutes = match var("session_idle_minutes") {
+            Some(v) => parse_num("session_idle_minutes", &v)?,
+            None => file_cfg.session_idle_minutes.unwrap_or(30),
+        };
+        let session_absolute_hours = match var("session_absolute_hours") {
+            Some(v) => parse_num("session_absolute_hours", &v)?,
+            None => file_cfg.session_absolute_hours.unwrap_or(10),
+        };
+        if session_idle_minutes == 0 || session_absolute_hours == 0 {
+            return Err(AppError::BadInput(
+                "RATHAUS_SESSION_IDLE_MINUTES and RATHAUS_SESSION_ABSOLUTE_HOURS must be at least 1"
+                    .into(),
+            ));
+        }
+        let trusted_proxies = var("trusted_proxies")
+            .or(file_cfg.trusted_proxies)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                IpNet::parse(s).ok_or_else(|| {
+                    AppError::BadInput(format!(
+                        "{}: expected addresses or networks such as 10.0.0.1 or 10.0.0.0/8, got {s:?}",
+                        env_name("trusted_proxies")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let oidc = match (
+            var("oidc_issuer").or(file_cfg.oidc_issuer),
+            var("oidc_client_id").or(file_cfg.oidc_client_id),
+            var("oidc_client_secret").or(file_cfg.oidc_client_secret),
+        ) {
+            (None, None, None) => None,
+            (Some(issuer), Some(client_id), Some(client_secret)) => {
+                let u = url::Url::parse(&issuer).map_err(|_| {
+                    AppError::BadInput(format!("{}: not a URL", env_name("oidc_issuer")))
+                })?;
+                let loopback = matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+                if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
+                    return Err(AppError::BadInput(format!(
+                        "{}: the provider must be reached over https://",
+                        env_name("oidc_issuer")
+                    )));
+                }
+                Some(OidcConfig {
+                    issuer: issuer.trim_end_matches('/').to_owned(),
+                    client_id,
+                    client_secret,
+                    mfa_acr: var("oidc_mfa_acr")
+                        .or(file_cfg.oidc_mfa_acr)
+                        .unwrap_or_default()
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                        .collect(),
+                })
+            }
+            _ => {
+                return Err(AppError::BadInput(
+                    "OIDC sign-in needs all of RATHAUS_OIDC_ISSUER, RATHAUS_OIDC_CLIENT_ID and RATHAUS_OIDC_CLIENT_SECRET"
+                        .into(),
+                ));
+            }
+        };
         let public_url = var("public_url")
             .or(file_cfg.public_url)
             .unwrap_or_else(|| format!("http://{listen}"))
@@ -266,6 +446,10 @@ impl Config {
             },
             smtp_url,
             mail_from,
+            session_idle_minutes,
+            session_absolute_hours,
+            trusted_proxies,
+            oidc,
         })
     }
 
@@ -288,6 +472,10 @@ impl Config {
             draft_ttl_days: 30,
             smtp_url: None,
             mail_from: "rathaus <noreply@localhost>".into(),
+            session_idle_minutes: 30,
+            session_absolute_hours: 10,
+            trusted_proxies: Vec::new(),
+            oidc: None,
         }
     }
 }
@@ -328,6 +516,43 @@ mod tests {
         assert_eq!(c.database_url, "sqlite:///srv/b/rathaus.db");
         assert_eq!(c.listen.port(), 9000);
         assert!(c.hsts);
+    }
+
+    #[test]
+    fn staff_settings_parse_and_are_checked() {
+        let c = Config::load(None, &HashMap::new()).unwrap();
+        assert_eq!((c.session_idle_minutes, c.session_absolute_hours), (30, 10));
+        assert!(c.oidc.is_none() && c.trusted_proxies.is_empty());
+        let c = Config::load(
+            None,
+            &env(&[
+                ("RATHAUS_SESSION_IDLE_MINUTES", "15"),
+                ("RATHAUS_TRUSTED_PROXIES", "10.0.0.0/8, ::1"),
+                ("RATHAUS_OIDC_ISSUER", "https://id.example/realms/x/"),
+                ("RATHAUS_OIDC_CLIENT_ID", "rathaus"),
+                ("RATHAUS_OIDC_CLIENT_SECRET", "s3cret"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.session_idle_minutes, 15);
+        assert!(c.trusted_proxies[0].contains("10.1.2.3".parse().unwrap()));
+        assert!(!c.trusted_proxies[0].contains("11.1.2.3".parse().unwrap()));
+        assert!(c.trusted_proxies[1].contains("::1".parse().unwrap()));
+        let oidc = c.oidc.unwrap();
+        assert_eq!(oidc.issuer, "https://id.example/realms/x");
+        assert!(!format!("{oidc:?}").contains("s3cret"));
+        for bad in [
+            vec![("RATHAUS_TRUSTED_PROXIES", "10.0.0.0/33")],
+            vec![("RATHAUS_OIDC_ISSUER", "https://id.example")],
+            vec![
+                ("RATHAUS_OIDC_ISSUER", "http://id.example"),
+                ("RATHAUS_OIDC_CLIENT_ID", "a"),
+                ("RATHAUS_OIDC_CLIENT_SECRET", "b"),
+            ],
+            vec![("RATHAUS_SESSION_IDLE_MINUTES", "0")],
+        ] {
+            assert!(Config::load(None, &env(&bad)).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -95,6 +95,8 @@ pub struct DemoReport {
     pub enabled: Vec<String>,
     pub profiles_set: Vec<String>,
     pub offers_set: Vec<String>,
+    /// The demo staff accounts with their credentials (derived from the master key).
+    pub staff: Vec<crate::staff::demo::DemoStaff>,
 }
 
 impl App {
@@ -177,6 +179,7 @@ impl App {
                     .push(format!("{}: maengelmelder", tenant.title()));
             }
         }
+        report.staff = self.seed_demo_staff().await?;
         Ok(report)
     }
 

@@ -119,3 +119,108 @@ pub(crate) fn receipt(
     };
     rathaus_pdf::render(&doc).map_err(|e| AppError::Internal(format!("receipt: {e}")))
 }
+
+/// The notice (Bescheid) of a decision, from the service's notice template; `None` for services
+/// without one.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn notice(
+    tenant: &Tenant,
+    profile: &TenantProfile,
+    case: &rathaus_store::cases::Case,
+    service: &crate::services::OfferedService,
+    outcome: rathaus_domain::casework::Outcome,
+    reasons: &str,
+    lang: Lang,
+    now: OffsetDateTime,
+) -> Result<Option<Vec<u8>>, AppError> {
+    let def = &service.definition;
+    let Some(t) = &def.notice else {
+        return Ok(None);
+    };
+    let text = match outcome {
+        rathaus_domain::casework::Outcome::Approved => &t.approved,
+        rathaus_domain::casework::Outcome::Rejected => &t.rejected,
+    };
+    let submitted = format_berlin(from_unix_ms(case.submitted_at_ms));
+    let submitted_day = submitted.split(',').next().unwrap_or(&submitted).to_owned();
+    let authority = tenant.title();
+    let fill = |s: &str| {
+        s.replace("{reference}", &case.reference)
+            .replace("{service}", def.title.get(lang))
+            .replace("{submitted}", &submitted_day)
+            .replace("{reasons}", reasons)
+            .replace("{authority}", &authority)
+    };
+    let (ref_label, date_label, remedy_head) = match lang {
+        Lang::En => ("Reference", "Date", "Legal remedy"),
+        _ => ("Aktenzeichen", "Datum", "Rechtsbehelfsbelehrung"),
+    };
+    let today = format_berlin(now);
+    let today_day = today.split(',').next().unwrap_or(&today).to_owned();
+    let mut blocks = vec![Block::Heading(printable(&fill(text.subject.get(lang))))];
+    for para in fill(text.body.get(lang)).split("\n\n") {
+        blocks.push(Block::Paragraph(printable(para)));
+    }
+    blocks.push(Block::Subheading(remedy_head.to_owned()));
+    blocks.push(Block::Paragraph(printable(&fill(t.legal_remedy.get(lang)))));
+    blocks.push(Block::Signature(vec![match lang {
+        Lang::En => {
+            "This notice was issued electronically and is valid without a signature.".to_owned()
+        }
+        _ => "Dieser Bescheid wurde elektronisch erstellt und ist ohne Unterschrift gültig."
+            .to_owned(),
+    }]));
+    let place = profile
+        .address
+        .last()
+        .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    let doc = Document {
+        title: format!("Bescheid {}", case.reference),
+        lang: if lang == Lang::En {
+            "en-GB".into()
+        } else {
+            "de-DE".into()
+        },
+        created: now,
+        letterhead: letterhead(tenant, profile),
+        recipient: Vec::new(),
+        date_line: Some(if place.is_empty() {
+            today_day.clone()
+        } else {
+            format!("{place}, {today_day}")
+        }),
+        reference_lines: vec![
+            (ref_label.to_owned(), case.reference.clone()),
+            (date_label.to_owned(), today_day),
+        ],
+        blocks,
+        footer: footer(tenant, profile),
+    };
+    rathaus_pdf::render(&doc)
+        .map(Some)
+        .map_err(|e| AppError::Internal(format!("notice: {e}")))
+}
+
+/// Bank details and address at the foot of every page.
+pub(crate) fn footer(tenant: &Tenant, profile: &TenantProfile) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{} · {}",
+        tenant.title(),
+        profile
+            .address
+            .iter()
+            .skip(1)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    )];
+    if let Some(b) = &profile.bank {
+        lines.push(format!(
+            "Bankverbindung: {} · IBAN {}",
+            b.bank_name.clone().unwrap_or_default(),
+            b.iban
+        ));
+    }
+    lines
+}

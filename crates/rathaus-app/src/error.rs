@@ -9,6 +9,9 @@ pub enum AppError {
     /// The named thing does not exist (or is not visible to the caller).
     #[error("{0}")]
     NotFound(String),
+    /// The signed-in person's role does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     /// The change collides with another one; the caller may reload and retry.
     #[error("{0}")]
     Conflict(String),

@@ -12,8 +12,10 @@ mod documents;
 pub mod error;
 pub mod installation;
 pub mod mail;
+pub mod office;
 pub mod places;
 pub mod services;
+pub mod staff;
 pub mod tenants;
 pub mod testing;
 

@@ -6,11 +6,14 @@
 //! - [`audit`]: the canonical form of an audit entry and the hash chain over all entries.
 //! - [`random`]: randomness behind a trait, so that tests can make it deterministic.
 //! - [`token`]: secret tokens for links (at least 128 random bits) and their stored hashes.
+//! - [`password`]: rules for staff passwords and Argon2id hashing; [`totp`]: the second factor.
 
 pub mod audit;
 pub mod envelope;
+pub mod password;
 pub mod random;
 pub mod token;
+pub mod totp;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {

@@ -3,6 +3,7 @@
 //! Nothing in this crate performs I/O, reads the clock or draws randomness; callers pass time and
 //! random values in, which keeps every rule testable and every legal deadline reproducible.
 
+pub mod casework;
 pub mod dogtax;
 pub mod gv;
 pub mod localtime;

@@ -12,12 +12,15 @@ pub mod attachments;
 pub mod audit;
 pub mod blobs;
 pub mod cases;
+pub mod casework;
 pub mod db;
+pub mod dogtax;
 pub mod drafts;
 pub mod keyring;
 pub mod migrate;
 pub mod outbox;
 pub mod services;
+pub mod staff;
 pub mod tenants;
 pub mod testing;
 

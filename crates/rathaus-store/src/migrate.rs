@@ -26,6 +26,21 @@ const SQLITE: &[Migration] = &[
         name: "services_and_cases",
         sql: include_str!("../migrations/sqlite/0002_services_and_cases.sql"),
     },
+    Migration {
+        version: 3,
+        name: "staff",
+        sql: include_str!("../migrations/sqlite/0003_staff.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "casework",
+        sql: include_str!("../migrations/sqlite/0004_casework.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "dogtax",
+        sql: include_str!("../migrations/sqlite/0005_dogtax.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -38,6 +53,21 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "services_and_cases",
         sql: include_str!("../migrations/postgres/0002_services_and_cases.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "staff",
+        sql: include_str!("../migrations/postgres/0003_staff.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "casework",
+        sql: include_str!("../migrations/postgres/0004_casework.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "dogtax",
+        sql: include_str!("../migrations/postgres/0005_dogtax.sql"),
     },
 ];
 

@@ -20,6 +20,8 @@ pub struct Offer {
     pub service_id: String,
     pub enabled: bool,
     pub params: Map<String, Value>,
+    /// Decisions need a second clerk's confirmation.
+    pub four_eyes: bool,
 }
 
 /// Stores a definition version. The same version with other content is a conflict: a changed
@@ -69,6 +71,7 @@ fn offer(row: &crate::Row) -> Result<Offer, StoreError> {
         tenant_key: row.text("tenant_key")?,
         service_id: row.text("service_id")?,
         enabled: row.bool("enabled")?,
+        four_eyes: row.bool("four_eyes")?,
         params: match params {
             Value::Object(m) => m,
             _ => Map::new(),
@@ -110,7 +113,7 @@ impl Store {
         let rows = self
             .pool()
             .fetch_all(
-                "SELECT tenant_key, service_id, enabled, params FROM tenant_services WHERE tenant_key = $1 ORDER BY service_id",
+                "SELECT tenant_key, service_id, enabled, params, four_eyes FROM tenant_services WHERE tenant_key = $1 ORDER BY service_id",
                 args![tenant_key],
             )
             .await?;
@@ -125,7 +128,7 @@ impl Store {
         let row = self
             .pool()
             .fetch_optional(
-                "SELECT tenant_key, service_id, enabled, params FROM tenant_services WHERE tenant_key = $1 AND service_id = $2",
+                "SELECT tenant_key, service_id, enabled, params, four_eyes FROM tenant_services WHERE tenant_key = $1 AND service_id = $2",
                 args![tenant_key, service_id],
             )
             .await?;
@@ -154,4 +157,23 @@ pub async fn set_offer(
         )
         .await?;
     Ok(changed > 0)
+}
+
+/// Sets the four-eyes rule and the parameters of an offered service. Returns false when the
+/// municipality does not offer it.
+pub async fn set_offer_settings(
+    tx: &mut Tx,
+    tenant_key: &str,
+    service_id: &str,
+    four_eyes: bool,
+    params: &Map<String, Value>,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .execute(
+            "UPDATE tenant_services SET four_eyes = $3, params = $4, updated_at = $5 WHERE tenant_key = $1 AND service_id = $2",
+            args![tenant_key, service_id, four_eyes, Value::Object(params.clone()).to_string(), crate::now_ms(now)],
+        )
+        .await?;
+    Ok(n > 0)
 }

@@ -7,6 +7,7 @@ mod api;
 mod assets;
 mod cookies;
 mod error;
+mod forms;
 mod health;
 mod i18n;
 mod middleware;

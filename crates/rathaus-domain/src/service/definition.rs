@@ -66,6 +66,36 @@ pub struct ServiceDefinition {
     /// The field holding the applicant's e-mail address for confirmations, if any.
     #[serde(default)]
     pub contact_email_field: Option<String>,
+    /// The field holding the applicant's name, searchable in the office through a blind index.
+    #[serde(default)]
+    pub applicant_name_field: Option<String>,
+    /// Days within which the office should decide; open cases older than this are overdue.
+    #[serde(default = "default_processing_days")]
+    pub processing_days: u32,
+    /// The texts of the notice (Bescheid) the office issues with its decision.
+    #[serde(default)]
+    pub notice: Option<NoticeTemplate>,
+}
+
+fn default_processing_days() -> u32 {
+    14
+}
+
+/// A notice's texts. Placeholders: {reference}, {service}, {submitted}, {reasons}, {authority}.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeTemplate {
+    pub approved: NoticeText,
+    pub rejected: NoticeText,
+    /// The Rechtsbehelfsbelehrung: how and where the citizen can object.
+    pub legal_remedy: Text,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeText {
+    pub subject: Text,
+    pub body: Text,
 }
 
 /// A setting the municipality chooses when it offers the service.
@@ -383,6 +413,30 @@ impl ServiceDefinition {
             return Err(self.err(format!(
                 "contact_email_field {f:?} is not an e-mail field outside a repeated step"
             )));
+        }
+        if let Some(f) = &self.applicant_name_field
+            && !self.steps.iter().any(|s| {
+                s.repeat.is_none()
+                    && s.fields
+                        .iter()
+                        .any(|x| &x.name == f && x.kind == FieldKind::Text)
+            })
+        {
+            return Err(self.err(format!(
+                "applicant_name_field {f:?} is not a text field outside a repeated step"
+            )));
+        }
+        if let Some(n) = &self.notice {
+            let texts = [
+                &n.approved.subject,
+                &n.approved.body,
+                &n.rejected.subject,
+                &n.rejected.body,
+                &n.legal_remedy,
+            ];
+            if texts.iter().any(|t| !t.is_complete()) {
+                return Err(self.err("notice texts need German, English and Leichte Sprache"));
+            }
         }
         if !self.schema.is_object() {
             return Err(self.err("schema must be a JSON Schema object"));

@@ -4,6 +4,7 @@ mod fields;
 mod service;
 mod status;
 
+pub(crate) use fields::size_label;
 pub(crate) use service::UPLOAD_BODY_LIMIT;
 
 use askama::Template;
@@ -45,6 +46,8 @@ pub(crate) struct Layout {
     pub lang: Lang,
     /// The current path, for the language switcher.
     pub path: String,
+    /// On office pages: who is signed in (name and role).
+    pub office_user: Option<String>,
 }
 
 impl Layout {
@@ -65,6 +68,7 @@ impl Layout {
             tenant_slug: None,
             lang: crate::cookies::lang(headers),
             path: "/".into(),
+            office_user: None,
         }
     }
 

@@ -4,7 +4,6 @@
 
 use askama::Template;
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -243,14 +242,8 @@ async fn service_start(
     with_cookie(render(&page), cookie)
 }
 
-/// Reads a urlencoded form body into pairs.
 async fn form_pairs(request: Request) -> Result<FormInput, StatusCode> {
-    let bytes = Bytes::from_request(request, &())
-        .await
-        .map_err(|e| e.status())?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&bytes).map_err(|_| StatusCode::BAD_REQUEST)?;
-    Ok(FormInput::new(pairs))
+    crate::forms::urlencoded(request).await
 }
 
 async fn start_draft(

@@ -1,0 +1,61 @@
+//! The back office: what staff may see and do with cases.
+//!
+//! Only clerks see case content, and only of their own tenant (an Amt's clerks: of its member
+//! municipalities) and of the services assigned to them. Every read of a case and every change
+//! is written to the audit log and to the case's access log, which the citizen sees.
+
+pub mod cases;
+pub mod inbox;
+pub mod search;
+
+use rathaus_domain::staff::{Role, StaffIdentity};
+use rathaus_domain::tenant::TenantKey;
+use rathaus_store::tenants::TenantFilter;
+
+use crate::{Actor, App, AppError};
+
+/// The cases a person may see: tenants and (for clerks with assigned services) services.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Visibility {
+    pub tenant_keys: Vec<String>,
+    pub services: Option<Vec<String>>,
+}
+
+pub(crate) fn actor(who: &StaffIdentity) -> Actor {
+    Actor::Staff(who.user_id.clone())
+}
+
+impl App {
+    /// The cases a clerk may work on. Other roles never see case content.
+    pub async fn case_visibility(&self, who: &StaffIdentity) -> Result<Visibility, AppError> {
+        if who.role != Role::Clerk {
+            return Err(AppError::Forbidden(
+                "only clerks (Sachbearbeitung) work on cases".into(),
+            ));
+        }
+        let Some(own) = &who.tenant_key else {
+            return Err(AppError::Forbidden(
+                "operator accounts have no access to case content".into(),
+            ));
+        };
+        let key: TenantKey = own
+            .parse()
+            .map_err(|e| AppError::Internal(format!("{e}")))?;
+        let mut tenant_keys = vec![own.clone()];
+        if key.is_administration() {
+            let members = self
+                .store
+                .tenants(&TenantFilter {
+                    parent: Some(key),
+                    ..TenantFilter::default()
+                })
+                .await?;
+            tenant_keys.extend(members.into_iter().map(|m| m.key.to_string()));
+        }
+        let services = (!who.services.is_empty()).then(|| who.services.clone());
+        Ok(Visibility {
+            tenant_keys,
+            services,
+        })
+    }
+}

@@ -1,0 +1,757 @@
+//! The dog-tax register (Hundesteuerregister): Satzung versions, households, dogs, tax tags, the
+//! register's history and the notices issued from it.
+//!
+//! Everything personal — the holder's name and address, bank details, every fact about a dog — is
+//! sealed under the tenant's data key with its row bound as associated data. Plain columns hold
+//! only ids, tag numbers, payment references, states and dates of issue. Every read is scoped by
+//! the tenant.
+//!
+//! Reads take an optional transaction: the decision flow reads what it wrote earlier in the same
+//! transaction, previews and exports read committed data through the pool.
+
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::db::{Row, Tx};
+use crate::keyring::Place;
+use crate::{Store, StoreError, args};
+
+/// One stored version of a Satzung: the file as the municipality maintains it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredStatute {
+    pub valid_from: String,
+    /// Setting the same `valid_from` again adds a revision; the highest one is in force.
+    pub revision: i64,
+    pub statute: String,
+    pub created_at_ms: i64,
+    pub created_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Household {
+    pub id: String,
+    pub tenant_key: String,
+    pub kassenzeichen: String,
+    /// `debit` or `transfer`.
+    pub payment_method: String,
+    pub holder: Value,
+    pub payment: Value,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub version: i64,
+}
+
+pub struct NewHousehold<'a> {
+    pub id: &'a str,
+    pub tenant_key: &'a str,
+    pub kassenzeichen: &'a str,
+    pub payment_method: &'a str,
+    pub holder: &'a Value,
+    pub payment: &'a Value,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dog {
+    pub id: String,
+    pub household_id: String,
+    /// `active` or `ended`.
+    pub status: String,
+    pub facts: Value,
+    /// The tag currently valid for the dog, if any.
+    pub tag: Option<String>,
+    pub created_at_ms: i64,
+    pub version: i64,
+}
+
+pub struct NewDog<'a> {
+    pub id: &'a str,
+    pub tenant_key: &'a str,
+    pub household_id: &'a str,
+    pub facts: &'a Value,
+    pub now: OffsetDateTime,
+}
+
+/// A tax tag and the dog it was issued for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tag {
+    pub tag_number: String,
+    pub dog_id: String,
+    pub household_id: String,
+    pub issued_at_ms: i64,
+    pub invalidated_at_ms: Option<i64>,
+    pub invalidated_reason: Option<String>,
+}
+
+pub struct NewRegisterEvent<'a> {
+    pub tenant_key: &'a str,
+    pub household_id: &'a str,
+    pub dog_id: Option<&'a str>,
+    pub actor: &'a str,
+    /// e.g. `registered`, `ended`, `tag_replaced`, `holder_changed`, `imported`.
+    pub kind: &'a str,
+    pub case_id: Option<&'a str>,
+    /// The entry after the change.
+    pub snapshot: &'a Value,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisterEvent {
+    pub seq: i64,
+    pub dog_id: Option<String>,
+    pub at_ms: i64,
+    pub actor: String,
+    pub kind: String,
+    pub case_id: Option<String>,
+    pub snapshot: Value,
+}
+
+pub struct NewNotice<'a> {
+    pub id: &'a str,
+    pub tenant_key: &'a str,
+    pub household_id: &'a str,
+    pub year: i32,
+    /// `tax`, `change` or `fee`.
+    pub kind: &'a str,
+    pub case_id: Option<&'a str>,
+    pub issued_on: &'a str,
+    pub content: &'a Value,
+    pub now: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub id: String,
+    pub household_id: String,
+    pub seq: i64,
+    pub year: i32,
+    pub kind: String,
+    pub case_id: Option<String>,
+    pub issued_at_ms: i64,
+    pub issued_on: String,
+    pub content: Value,
+}
+
+fn place<'a>(table: &'a str, record: &'a str, field: &'a str) -> Place<'a> {
+    Place {
+        table,
+        record,
+        field,
+    }
+}
+
+fn to_bytes(value: &Value) -> Vec<u8> {
+    value.to_string().into_bytes()
+}
+
+fn decode(bytes: &[u8]) -> Result<Value, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Decode(e.to_string()))
+}
+
+const HOUSEHOLD_COLUMNS: &str = "SELECT id, tenant_key, kassenzeichen, payment_method, holder, payment, created_at, updated_at, version FROM dogtax_households";
+
+impl Store {
+    async fn dogtax_rows(
+        &self,
+        tx: Option<&mut Tx>,
+        sql: &'static str,
+        args: Vec<crate::Value>,
+    ) -> Result<Vec<Row>, StoreError> {
+        match tx {
+            Some(tx) => tx.fetch_all(sql, args).await,
+            None => self.pool().fetch_all(sql, args).await,
+        }
+    }
+
+    async fn dogtax_rows_dynamic(
+        &self,
+        tx: Option<&mut Tx>,
+        sql: String,
+        args: Vec<crate::Value>,
+    ) -> Result<Vec<Row>, StoreError> {
+        match tx {
+            Some(tx) => tx.fetch_all(sqlx::AssertSqlSafe(sql), args).await,
+            None => self.pool().fetch_all(sqlx::AssertSqlSafe(sql), args).await,
+        }
+    }
+
+    /// Adds a Satzung version (or a new revision of one) in the caller's transaction and returns
+    /// its revision number.
+    pub async fn insert_dogtax_statute(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        valid_from: &str,
+        statute: &str,
+        actor: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let row = tx
+            .fetch_one(
+                "SELECT COALESCE(MAX(revision), 0) AS last FROM dogtax_statutes WHERE tenant_key = $1 AND valid_from = $2",
+                args![tenant_key, valid_from],
+            )
+            .await?;
+        let revision = row.i64("last")? + 1;
+        tx.execute(
+            "INSERT INTO dogtax_statutes (tenant_key, valid_from, revision, statute, created_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args![tenant_key, valid_from, revision, statute, crate::now_ms(now), actor],
+        )
+        .await?;
+        Ok(revision)
+    }
+
+    /// The Satzung versions in force for a tenant: the newest revision of each `valid_from`,
+    /// oldest version first.
+    pub async fn dogtax_statutes(
+        &self,
+        tenant_key: &str,
+    ) -> Result<Vec<StoredStatute>, StoreError> {
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT s.valid_from, s.revision, s.statute, s.created_at, s.created_by FROM dogtax_statutes s
+                 WHERE s.tenant_key = $1 AND s.revision = (
+                     SELECT MAX(x.revision) FROM dogtax_statutes x
+                     WHERE x.tenant_key = s.tenant_key AND x.valid_from = s.valid_from)
+                 ORDER BY s.valid_from",
+                args![tenant_key],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredStatute {
+                    valid_from: r.text("valid_from")?,
+                    revision: r.i64("revision")?,
+                    statute: r.text("statute")?,
+                    created_at_ms: r.i64("created_at")?,
+                    created_by: r.text("created_by")?,
+                })
+            })
+            .collect()
+    }
+
+    pub async fn insert_dogtax_household(
+        &self,
+        tx: &mut Tx,
+        h: &NewHousehold<'_>,
+    ) -> Result<(), StoreError> {
+        let holder = self
+            .seal(
+                h.tenant_key,
+                place("dogtax_household", h.id, "holder"),
+                &to_bytes(h.holder),
+            )
+            .await?;
+        let payment = self
+            .seal(
+                h.tenant_key,
+                place("dogtax_household", h.id, "payment"),
+                &to_bytes(h.payment),
+            )
+            .await?;
+        let now = crate::now_ms(h.now);
+        tx.execute(
+            "INSERT INTO dogtax_households (id, tenant_key, kassenzeichen, payment_method, holder, payment, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+            args![h.id, h.tenant_key, h.kassenzeichen, h.payment_method, holder, payment, now],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces a household's holder and payment data (the previous state stays in the register's
+    /// history, which the caller appends to).
+    pub async fn update_dogtax_household(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        id: &str,
+        payment_method: &str,
+        holder: &Value,
+        payment: &Value,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let holder = self
+            .seal(
+                tenant_key,
+                place("dogtax_household", id, "holder"),
+                &to_bytes(holder),
+            )
+            .await?;
+        let payment = self
+            .seal(
+                tenant_key,
+                place("dogtax_household", id, "payment"),
+                &to_bytes(payment),
+            )
+            .await?;
+        let n = tx
+            .execute(
+                "UPDATE dogtax_households SET payment_method = $3, holder = $4, payment = $5, updated_at = $6, version = version + 1
+                 WHERE id = $1 AND tenant_key = $2",
+                args![id, tenant_key, payment_method, holder, payment, crate::now_ms(now)],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn household_from_row(&self, row: &Row) -> Result<Household, StoreError> {
+        let id = row.text("id")?;
+        let tenant_key = row.text("tenant_key")?;
+        let holder = self
+            .open(
+                &tenant_key,
+                place("dogtax_household", &id, "holder"),
+                &row.bytes("holder")?,
+            )
+            .await?;
+        let payment = self
+            .open(
+                &tenant_key,
+                place("dogtax_household", &id, "payment"),
+                &row.bytes("payment")?,
+            )
+            .await?;
+        Ok(Household {
+            kassenzeichen: row.text("kassenzeichen")?,
+            payment_method: row.text("payment_method")?,
+            holder: decode(&holder)?,
+            payment: decode(&payment)?,
+            created_at_ms: row.i64("created_at")?,
+            updated_at_ms: row.i64("updated_at")?,
+            version: row.i64("version")?,
+            id,
+            tenant_key,
+        })
+    }
+
+    /// Every household of a tenant, oldest first.
+    pub async fn dogtax_households(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+    ) -> Result<Vec<Household>, StoreError> {
+        let sql = format!("{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 ORDER BY created_at, id");
+        let rows = self.dogtax_rows_dynamic(tx, sql, args![tenant_key]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.household_from_row(row).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn dogtax_household(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+        id: &str,
+    ) -> Result<Option<Household>, StoreError> {
+        let sql = format!("{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 AND id = $2");
+        let rows = self
+            .dogtax_rows_dynamic(tx, sql, args![tenant_key, id])
+            .await?;
+        match rows.first() {
+            Some(row) => Ok(Some(self.household_from_row(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn dogtax_household_by_kassenzeichen(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+        kassenzeichen: &str,
+    ) -> Result<Option<Household>, StoreError> {
+        let sql = format!("{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 AND kassenzeichen = $2");
+        let rows = self
+            .dogtax_rows_dynamic(tx, sql, args![tenant_key, kassenzeichen])
+            .await?;
+        match rows.first() {
+            Some(row) => Ok(Some(self.household_from_row(row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    pub async fn insert_dogtax_dog(&self, tx: &mut Tx, d: &NewDog<'_>) -> Result<(), StoreError> {
+        let facts = self
+            .seal(
+                d.tenant_key,
+                place("dogtax_dog", d.id, "facts"),
+                &to_bytes(d.facts),
+            )
+            .await?;
+        tx.execute(
+            "INSERT INTO dogtax_dogs (id, tenant_key, household_id, status, facts, created_at, updated_at, version)
+             VALUES ($1, $2, $3, 'active', $4, $5, $5, 1)",
+            args![d.id, d.tenant_key, d.household_id, facts, crate::now_ms(d.now)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Replaces a dog's facts and status; `expected_version` guards against a concurrent change.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn update_dogtax_dog(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        id: &str,
+        status: &str,
+        facts: &Value,
+        expected_version: i64,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        let facts = self
+            .seal(
+                tenant_key,
+                place("dogtax_dog", id, "facts"),
+                &to_bytes(facts),
+            )
+            .await?;
+        let n = tx
+            .execute(
+                "UPDATE dogtax_dogs SET status = $3, facts = $4, updated_at = $5, version = version + 1
+                 WHERE id = $1 AND tenant_key = $2 AND version = $6",
+                args![id, tenant_key, status, facts, crate::now_ms(now), expected_version],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StoreError::Conflict(
+                "the register entry was changed meanwhile".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The dogs of a tenant (of one household when given), in the order they were entered.
+    pub async fn dogtax_dogs(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+        household_id: Option<&str>,
+    ) -> Result<Vec<Dog>, StoreError> {
+        let rows = self
+            .dogtax_rows(
+                tx,
+                "SELECT d.id, d.household_id, d.status, d.facts, d.created_at, d.version,
+                        (SELECT MAX(t.tag_number) FROM dogtax_tags t
+                         WHERE t.dog_id = d.id AND t.tenant_key = d.tenant_key AND t.invalidated_at IS NULL) AS tag
+                 FROM dogtax_dogs d
+                 WHERE d.tenant_key = $1 AND ($2 IS NULL OR d.household_id = $2)
+                 ORDER BY d.created_at, d.id",
+                args![tenant_key, household_id],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = row.text("id")?;
+            let facts = self
+                .open(
+                    tenant_key,
+                    place("dogtax_dog", &id, "facts"),
+                    &row.bytes("facts")?,
+                )
+                .await?;
+            out.push(Dog {
+                household_id: row.text("household_id")?,
+                status: row.text("status")?,
+                facts: decode(&facts)?,
+                tag: row.opt_text("tag")?,
+                created_at_ms: row.i64("created_at")?,
+                version: row.i64("version")?,
+                id,
+            });
+        }
+        Ok(out)
+    }
+
+    pub async fn insert_dogtax_tag(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        tag_number: &str,
+        dog_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
+        tx.execute(
+            "INSERT INTO dogtax_tags (tenant_key, tag_number, dog_id, issued_at, invalidated_at, invalidated_reason)
+             VALUES ($1, $2, $3, $4, NULL, NULL)",
+            args![tenant_key, tag_number, dog_id, crate::now_ms(now)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Marks a tag invalid; false when it was not valid (unknown or already invalidated).
+    pub async fn invalidate_dogtax_tag(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        tag_number: &str,
+        reason: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let n = tx
+            .execute(
+                "UPDATE dogtax_tags SET invalidated_at = $3, invalidated_reason = $4
+                 WHERE tenant_key = $1 AND tag_number = $2 AND invalidated_at IS NULL",
+                args![tenant_key, tag_number, crate::now_ms(now), reason],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// A tag of the tenant, valid or not, with the dog and household it belongs to.
+    pub async fn dogtax_tag(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+        tag_number: &str,
+    ) -> Result<Option<Tag>, StoreError> {
+        let rows = self
+            .dogtax_rows(
+                tx,
+                "SELECT t.tag_number, t.dog_id, d.household_id, t.issued_at, t.invalidated_at, t.invalidated_reason
+                 FROM dogtax_tags t JOIN dogtax_dogs d ON d.id = t.dog_id AND d.tenant_key = t.tenant_key
+                 WHERE t.tenant_key = $1 AND t.tag_number = $2",
+                args![tenant_key, tag_number],
+            )
+            .await?;
+        let Some(r) = rows.first() else {
+            return Ok(None);
+        };
+        Ok(Some(Tag {
+            tag_number: r.text("tag_number")?,
+            dog_id: r.text("dog_id")?,
+            household_id: r.text("household_id")?,
+            issued_at_ms: r.i64("issued_at")?,
+            invalidated_at_ms: r.opt_i64("invalidated_at")?,
+            invalidated_reason: r.opt_text("invalidated_reason")?,
+        }))
+    }
+
+    /// Appends to a household's register history; returns the event's number.
+    pub async fn append_dogtax_event(
+        &self,
+        tx: &mut Tx,
+        e: &NewRegisterEvent<'_>,
+    ) -> Result<i64, StoreError> {
+        let row = tx
+            .fetch_one(
+                "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_register_events WHERE household_id = $1",
+                args![e.household_id],
+            )
+            .await?;
+        let seq = row.i64("last")? + 1;
+        let record = format!("{}:{seq}", e.household_id);
+        let snapshot = self
+            .seal(
+                e.tenant_key,
+                place("dogtax_event", &record, "snapshot"),
+                &to_bytes(e.snapshot),
+            )
+            .await?;
+        tx.execute(
+            "INSERT INTO dogtax_register_events (household_id, seq, tenant_key, dog_id, at, actor, kind, case_id, snapshot)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            args![
+                e.household_id,
+                seq,
+                e.tenant_key,
+                e.dog_id,
+                crate::now_ms(e.now),
+                e.actor,
+                e.kind,
+                e.case_id,
+                snapshot
+            ],
+        )
+        .await?;
+        Ok(seq)
+    }
+
+    /// A household's register history, oldest first.
+    pub async fn dogtax_events(
+        &self,
+        tenant_key: &str,
+        household_id: &str,
+    ) -> Result<Vec<RegisterEvent>, StoreError> {
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT seq, dog_id, at, actor, kind, case_id, snapshot FROM dogtax_register_events
+                 WHERE tenant_key = $1 AND household_id = $2 ORDER BY seq",
+                args![tenant_key, household_id],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let seq = r.i64("seq")?;
+            let record = format!("{household_id}:{seq}");
+            let snapshot = self
+                .open(
+                    tenant_key,
+                    place("dogtax_event", &record, "snapshot"),
+                    &r.bytes("snapshot")?,
+                )
+                .await?;
+            out.push(RegisterEvent {
+                seq,
+                dog_id: r.opt_text("dog_id")?,
+                at_ms: r.i64("at")?,
+                actor: r.text("actor")?,
+                kind: r.text("kind")?,
+                case_id: r.opt_text("case_id")?,
+                snapshot: decode(&snapshot)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Records a notice; returns its number within the household.
+    pub async fn insert_dogtax_notice(
+        &self,
+        tx: &mut Tx,
+        n: &NewNotice<'_>,
+    ) -> Result<i64, StoreError> {
+        let row = tx
+            .fetch_one(
+                "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_notices WHERE household_id = $1",
+                args![n.household_id],
+            )
+            .await?;
+        let seq = row.i64("last")? + 1;
+        let content = self
+            .seal(
+                n.tenant_key,
+                place("dogtax_notice", n.id, "content"),
+                &to_bytes(n.content),
+            )
+            .await?;
+        tx.execute(
+            "INSERT INTO dogtax_notices (id, tenant_key, household_id, seq, year, kind, case_id, issued_at, issued_on, content)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            args![
+                n.id,
+                n.tenant_key,
+                n.household_id,
+                seq,
+                i64::from(n.year),
+                n.kind,
+                n.case_id,
+                crate::now_ms(n.now),
+                n.issued_on,
+                content
+            ],
+        )
+        .await?;
+        Ok(seq)
+    }
+
+    /// Notices of a tenant, optionally of one household and one year, in the order of issue.
+    pub async fn dogtax_notices(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+        household_id: Option<&str>,
+        year: Option<i32>,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let rows = self
+            .dogtax_rows(
+                tx,
+                "SELECT id, household_id, seq, year, kind, case_id, issued_at, issued_on, content FROM dogtax_notices
+                 WHERE tenant_key = $1 AND ($2 IS NULL OR household_id = $2) AND ($3 IS NULL OR year = $3)
+                 ORDER BY household_id, seq",
+                args![tenant_key, household_id, year.map(i64::from)],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.notice_from_row(tenant_key, r).await?);
+        }
+        Ok(out)
+    }
+
+    /// One notice by id, within the tenant only.
+    pub async fn dogtax_notice(
+        &self,
+        tenant_key: &str,
+        id: &str,
+    ) -> Result<Option<Notice>, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT id, household_id, seq, year, kind, case_id, issued_at, issued_on, content FROM dogtax_notices
+                 WHERE tenant_key = $1 AND id = $2",
+                args![tenant_key, id],
+            )
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.notice_from_row(tenant_key, &r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn notice_from_row(&self, tenant_key: &str, r: &Row) -> Result<Notice, StoreError> {
+        let id = r.text("id")?;
+        let content = self
+            .open(
+                tenant_key,
+                place("dogtax_notice", &id, "content"),
+                &r.bytes("content")?,
+            )
+            .await?;
+        Ok(Notice {
+            household_id: r.text("household_id")?,
+            seq: r.i64("seq")?,
+            year: i32::try_from(r.i64("year")?)
+                .map_err(|e| StoreError::Decode(format!("notice year: {e}")))?,
+            kind: r.text("kind")?,
+            case_id: r.opt_text("case_id")?,
+            issued_at_ms: r.i64("issued_at")?,
+            issued_on: r.text("issued_on")?,
+            content: decode(&content)?,
+            id,
+        })
+    }
+
+    /// The draft a case was submitted from (its id seeds values shown before submission, such as
+    /// the SEPA mandate reference).
+    pub async fn dogtax_case_draft_id(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        case_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row = tx
+            .fetch_optional(
+                "SELECT draft_id FROM cases WHERE id = $1 AND tenant_key = $2",
+                args![case_id, tenant_key],
+            )
+            .await?;
+        match row {
+            Some(r) => r.opt_text("draft_id"),
+            None => Ok(None),
+        }
+    }
+
+    /// How many households and active dogs a tenant's register holds.
+    pub async fn dogtax_register_counts(&self, tenant_key: &str) -> Result<(i64, i64), StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT (SELECT COUNT(*) FROM dogtax_households WHERE tenant_key = $1) AS households,
+                        (SELECT COUNT(*) FROM dogtax_dogs WHERE tenant_key = $1 AND status = 'active') AS dogs",
+                args![tenant_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((row.i64("households")?, row.i64("dogs")?))
+    }
+}
