@@ -136,6 +136,11 @@ async function audit(page, device, n, name) {
       .map((el) => `${el.tagName.toLowerCase()}.${el.className}`)
       .slice(0, 5));
     assert.deepEqual(wide, [], `${name}: elements sticking out on the right on 360 px`);
+    // A squeezed button breaks its label letter by letter: no button should be that tall.
+    const tall = await page.evaluate(() => Array.from(document.querySelectorAll('main button, main .kern-btn'))
+      .filter((el) => el.getBoundingClientRect().height > 96)
+      .map((el) => `${el.innerText.trim()} (${Math.round(el.getBoundingClientRect().height)}px high)`));
+    assert.deepEqual(tall, [], `${name}: buttons squeezed into several lines on 360 px`);
   }
   await screenshot(page, `${device}-${String(n).padStart(2, '0')}-${name}`);
 }
@@ -211,6 +216,9 @@ async function confirmation(page) {
 }
 
 const serial = (reference) => Number(reference.slice(-6));
+
+/** Skips a test that shows a known bug in Rust code; RATHAUS_E2E_TODO=1 runs it (to check a fix). */
+const todo = (reason) => (process.env.RATHAUS_E2E_TODO === '1' ? false : reason);
 
 async function csrfOf(page) {
   return page.locator('input[name=csrf]').first().inputValue();
@@ -425,7 +433,7 @@ describe('phone (360 px)', () => {
   // the same draft shows the first one's result (crates/rathaus-app/src/citizen.rs, App::submit:
   // insert_case fails with "UNIQUE constraint failed: cases.draft_id" before close_draft can
   // detect the race, so the second post answers 500 "Ein Fehler ist aufgetreten").
-  test('two posts at the same moment both lead to the confirmation', { skip: 'TODO: Rust bug in App::submit (race → 500)' }, async () => {
+  test('two posts at the same moment both lead to the confirmation', { skip: todo('TODO: Rust bug in App::submit (race → 500)') }, async () => {
     const ctx = await phoneContext(h);
     const page = await ctx.newPage();
     await fillAll(page, { photo: false });
@@ -643,13 +651,35 @@ describe('phone (360 px)', () => {
   // TODO(rust): remove the skip once UploadError::UnknownType names the field's own types
   // (crates/rathaus-domain/src/upload.rs, message_de): the photo field takes only JPEG and PNG,
   // yet a refused text file is told "Möglich sind nur PDF-Dokumente sowie JPEG- und PNG-Bilder".
-  test('a wrong-type upload names only the types this field takes', { skip: 'TODO: Rust bug in UploadError::UnknownType message (offers PDF for a JPEG/PNG field)' }, async () => {
+  test('a wrong-type upload names only the types this field takes', { skip: todo('TODO: Rust bug in UploadError::UnknownType message (offers PDF for a JPEG/PNG field)') }, async () => {
     const ctx = await phoneContext(h);
     const page = await ctx.newPage();
     await fillAll(page, { photo: false });
     await page.goto(`${SERVICE}/schritt/foto`);
     await uploadPhoto(page, NOT_A_PNG);
     assert.doesNotMatch(await page.locator('#f-photos-error').innerText(), /PDF/);
+    await ctx.close();
+  });
+
+  // TODO(rust): remove the skip once English upload errors are written for people
+  // (crates/rathaus-app/src/citizen.rs, App::upload: the English text is the error's Display, meant
+  // for logs: "“Photos”: the file has 11000000 bytes, the limit is 10000000 bytes").
+  test('in English an oversize upload states the limit in MB', { skip: todo('TODO: Rust bug in App::upload (English message is the log text)') }, async () => {
+    const ctx = await phoneContext(h);
+    const page = await ctx.newPage();
+    await page.goto(`${SERVICE}?lang=en`);
+    await navigate(page, () => page.getByRole('button', { name: 'Start now' }).click());
+    await page.getByLabel('Damaged road or pavement', { exact: true }).check();
+    await page.getByLabel('Description', { exact: true }).fill(DESCRIPTION);
+    await navigate(page, () => page.getByRole('button', { name: 'Continue', exact: true }).click());
+    await page.getByLabel('With an address', { exact: true }).check();
+    await page.getByLabel('Street', { exact: true }).fill(STREET);
+    await navigate(page, () => page.getByRole('button', { name: 'Continue', exact: true }).click());
+    await page.locator('#f-photos').setInputFiles(OVERSIZE);
+    await navigate(page, () => page.locator('button[value=upload]').click());
+    const error = await page.locator('#f-photos-error').innerText();
+    assert.match(error, /10 MB/, error);
+    assert.doesNotMatch(error, /bytes/, error);
     await ctx.close();
   });
 
@@ -724,7 +754,7 @@ describe('phone (360 px)', () => {
   // 404 (crates/rathaus-web/src/portal/service.rs, show_position: require_draft runs before the
   // service is looked up, so the page says "Ihr Antrag wurde nicht gefunden" and links to
   // /panketal/hundesteuer, itself a 404). The status is 404 already.
-  test('a step of a service not offered is the plain 404 page', { skip: 'TODO: Rust bug in show_position (draft checked before the service)' }, async () => {
+  test('a step of a service not offered is the plain 404 page', { skip: todo('TODO: Rust bug in show_position (draft checked before the service)') }, async () => {
     const ctx = await phoneContext(h);
     const page = await ctx.newPage();
     const res = await page.goto('/panketal/hundesteuer/schritt/halter');
@@ -834,6 +864,7 @@ async function everyPageType(device) {
     n += 1; await audit(p, device, n, `${lang}-step-mangel`);
     await navigate(p, () => p.locator('main button[value=continue]').click());
     assert.equal(await p.locator('.rh-error-summary a').count(), 2);
+    assert.ok((await p.title()).startsWith(lang === 'en' ? 'There is a problem: ' : 'Da stimmt etwas nicht: '), await p.title());
     n += 1; await audit(p, device, n, `${lang}-step-mangel-errors`);
     await c.close();
   }

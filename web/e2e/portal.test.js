@@ -19,6 +19,13 @@ const PAGES = [
   { name: 'amt-niemegk', path: '/amt-niemegk', status: 200, h1: 'Amt Niemegk' },
   { name: 'member-niemegk', path: '/niemegk', status: 200, h1: 'Stadt Niemegk' },
   { name: 'not-found', path: '/gibt-es-nicht', status: 404, h1: 'Seite nicht gefunden' },
+  { name: 'search-postcode', path: '/?q=16341', status: 200, h1: 'Verwaltung online – zu jeder Tageszeit' },
+  { name: 'search-shared-postcode', path: '/?q=14823', status: 200, h1: 'Verwaltung online – zu jeder Tageszeit' },
+  { name: 'service-start', path: '/panketal/maengelmelder', status: 200, h1: 'Mangel melden' },
+  { name: 'accessibility', path: '/barrierefreiheit', status: 200, h1: 'Erklärung zur Barrierefreiheit' },
+  { name: 'service-not-offered', path: '/panketal/hundesteuer', status: 404, h1: 'Seite nicht gefunden' },
+  { name: 'disabled-municipality', path: '/cottbus-chosebuz', status: 404, h1: 'Seite nicht gefunden' },
+  // The stateful pages of a service (steps, check, confirmation, status, save …): citizen.test.js.
 ];
 
 const AMT_MEMBERS = ['Gemeinde Mühlenfließ', 'Stadt Niemegk', 'Gemeinde Planetal', 'Gemeinde Rabenstein/Fläming'];

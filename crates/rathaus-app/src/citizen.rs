@@ -864,7 +864,8 @@ impl App {
             &name,
         );
         let profile = self.effective_profile(tenant).await?;
-        crate::documents::receipt(tenant, &profile, &status, &sections, lang, self.now())
+        let logo = self.logo(tenant).await?;
+        crate::documents::receipt(tenant, &profile, logo, &status, &sections, lang, self.now())
     }
 
     /// The citizen answers the office's open question, with text and up to three files.

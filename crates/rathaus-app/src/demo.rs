@@ -161,6 +161,12 @@ impl App {
                     }),
                     creditor_id: Some("DE98ZZZ09999999999".into()),
                     example_data: true,
+                    signature: vec![
+                        "Im Auftrag".into(),
+                        String::new(),
+                        format!("Sachbearbeitung {}", p.holder),
+                    ],
+                    logo_blob: None,
                 };
                 self.set_tenant_profile(&actor, &key, &profile).await?;
                 report.profiles_set.push(tenant.title());
@@ -180,6 +186,8 @@ impl App {
             }
         }
         report.staff = self.seed_demo_staff().await?;
+        // Dog tax: the pilots' statutes (example values where none are published) and services.
+        self.seed_demo_dogtax(&mut report).await?;
         Ok(report)
     }
 

@@ -10,7 +10,11 @@ use time::OffsetDateTime;
 use crate::AppError;
 use crate::citizen::{CaseStatus, status_label};
 
-pub(crate) fn letterhead(tenant: &Tenant, profile: &TenantProfile) -> Letterhead {
+pub(crate) fn letterhead(
+    tenant: &Tenant,
+    profile: &TenantProfile,
+    logo: Option<Vec<u8>>,
+) -> Letterhead {
     let mut lines: Vec<String> = profile.address.iter().skip(1).cloned().collect();
     if let Some(e) = &profile.email {
         lines.push(e.clone());
@@ -22,13 +26,14 @@ pub(crate) fn letterhead(tenant: &Tenant, profile: &TenantProfile) -> Letterhead
         authority: tenant.title(),
         return_address: (!profile.address.is_empty()).then(|| profile.address.join(" · ")),
         lines,
-        logo_png: None,
+        logo_png: logo,
     }
 }
 
 pub(crate) fn receipt(
     tenant: &Tenant,
     profile: &TenantProfile,
+    logo: Option<Vec<u8>>,
     status: &CaseStatus,
     sections: &[SummarySection],
     lang: Lang,
@@ -100,7 +105,7 @@ pub(crate) fn receipt(
             "de-DE".into()
         },
         created: now,
-        letterhead: letterhead(tenant, profile),
+        letterhead: letterhead(tenant, profile, logo),
         recipient: Vec::new(),
         date_line: Some(format_berlin(now)),
         reference_lines: vec![(ref_label.to_owned(), case.reference.clone())],
@@ -126,6 +131,7 @@ pub(crate) fn receipt(
 pub(crate) fn notice(
     tenant: &Tenant,
     profile: &TenantProfile,
+    logo: Option<Vec<u8>>,
     case: &rathaus_store::cases::Case,
     service: &crate::services::OfferedService,
     outcome: rathaus_domain::casework::Outcome,
@@ -163,13 +169,15 @@ pub(crate) fn notice(
     }
     blocks.push(Block::Subheading(remedy_head.to_owned()));
     blocks.push(Block::Paragraph(printable(&fill(t.legal_remedy.get(lang)))));
-    blocks.push(Block::Signature(vec![match lang {
+    let mut signature: Vec<String> = profile.signature.iter().map(|l| printable(l)).collect();
+    signature.push(match lang {
         Lang::En => {
             "This notice was issued electronically and is valid without a signature.".to_owned()
         }
         _ => "Dieser Bescheid wurde elektronisch erstellt und ist ohne Unterschrift gültig."
             .to_owned(),
-    }]));
+    });
+    blocks.push(Block::Signature(signature));
     let place = profile
         .address
         .last()
@@ -183,7 +191,7 @@ pub(crate) fn notice(
             "de-DE".into()
         },
         created: now,
-        letterhead: letterhead(tenant, profile),
+        letterhead: letterhead(tenant, profile, logo),
         recipient: Vec::new(),
         date_line: Some(if place.is_empty() {
             today_day.clone()

@@ -9,6 +9,7 @@ pub mod computed;
 pub mod config;
 pub mod demo;
 mod documents;
+pub mod dogtax;
 pub mod error;
 pub mod installation;
 pub mod mail;

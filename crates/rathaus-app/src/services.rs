@@ -15,10 +15,24 @@ use sha2::{Digest, Sha256};
 use crate::{Actor, App, AppError};
 
 /// Definitions shipped in `services/`, compiled in so that every installation has them.
-pub const SHIPPED: &[(&str, &str)] = &[(
-    "maengelmelder.json",
-    include_str!("../../../services/maengelmelder.json"),
-)];
+pub const SHIPPED: &[(&str, &str)] = &[
+    (
+        "maengelmelder.json",
+        include_str!("../../../services/maengelmelder.json"),
+    ),
+    (
+        "hundesteuer-anmeldung.json",
+        include_str!("../../../services/hundesteuer-anmeldung.json"),
+    ),
+    (
+        "hundesteuer-abmeldung.json",
+        include_str!("../../../services/hundesteuer-abmeldung.json"),
+    ),
+    (
+        "hundesteuer-ersatzmarke.json",
+        include_str!("../../../services/hundesteuer-ersatzmarke.json"),
+    ),
+];
 
 /// Parsed definitions by id and version. Definitions never change once stored, so the cache
 /// needs no invalidation and may be shared by all requests.

@@ -216,6 +216,12 @@ impl App {
             bank: own.bank.or(p.bank),
             creditor_id: own.creditor_id.or(p.creditor_id),
             example_data: own.example_data || p.example_data,
+            signature: if own.signature.is_empty() {
+                p.signature
+            } else {
+                own.signature
+            },
+            logo_blob: own.logo_blob.or(p.logo_blob),
         })
     }
 }

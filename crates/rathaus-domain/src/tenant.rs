@@ -399,6 +399,10 @@ pub struct TenantProfile {
     pub creditor_id: Option<String>,
     /// Marks example values that the municipality has yet to confirm.
     pub example_data: bool,
+    /// Closing lines of notices (e.g. "Im Auftrag", a name, a position).
+    pub signature: Vec<String>,
+    /// Where the municipality's logo or coat of arms (PNG) lies in the blob store.
+    pub logo_blob: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

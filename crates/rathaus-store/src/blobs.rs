@@ -58,3 +58,23 @@ impl Blobs {
         }
     }
 }
+
+impl crate::Store {
+    /// A municipality's logo or coat of arms: public, so stored as is.
+    pub async fn put_logo(&self, tenant_key: &str, png: Vec<u8>) -> Result<String, StoreError> {
+        let key = format!("{tenant_key}/public/logo.png");
+        self.blobs()?.put(&key, png).await?;
+        Ok(key)
+    }
+
+    pub async fn public_blob(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        if !key.contains("/public/") {
+            return Ok(None);
+        }
+        match self.blobs()?.get(key).await {
+            Ok(b) => Ok(Some(b)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}

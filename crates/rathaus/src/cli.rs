@@ -48,6 +48,46 @@ enum Command {
     /// The master key.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Staff accounts of municipalities and of the operator.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account and print its one-time enrolment link.
+    Add {
+        /// AGS or administration key (omit for the operator's accounts, role operator_admin).
+        #[arg(long, value_name = "AGS")]
+        tenant: Option<String>,
+        /// operator_admin, tenant_admin, clerk or auditor.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        email: String,
+        /// Display name (defaults to the part of the address before the @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Services a clerk works on (comma-separated ids; default all).
+        #[arg(long, value_delimiter = ',')]
+        services: Vec<String>,
+    },
+    /// List accounts, of one tenant or all.
+    List {
+        #[arg(long, value_name = "AGS")]
+        tenant: Option<String>,
+    },
+    /// Disable an account; all its sessions end at once.
+    Disable { id: String },
+    /// Enable a disabled account again.
+    Enable { id: String },
+    /// Print a one-time link for a new password (the second factor stays required); with
+    /// --second-factor also a new authenticator app (for a lost phone).
+    Reset {
+        id: String,
+        #[arg(long)]
+        second_factor: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -169,6 +209,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, AppError> {
                 }
             }
         }
+        Command::User(cmd) => user(cmd, open(config, Schema::Migrate).await?).await,
         Command::Keys(KeysCommand::RotateMaster) => {
             let app = open(config, Schema::RequireCurrent).await?;
             let n = app.rotate_master_key(&Actor::Cli).await?;
@@ -338,6 +379,84 @@ async fn service(cmd: ServiceCommand, app: App) -> Result<ExitCode, AppError> {
     Ok(ExitCode::SUCCESS)
 }
 
+async fn user(cmd: UserCommand, app: App) -> Result<ExitCode, AppError> {
+    use rathaus_domain::staff::Role;
+    match cmd {
+        UserCommand::Add {
+            tenant,
+            role,
+            email,
+            name,
+            services,
+        } => {
+            let role = Role::from_code(&role).ok_or_else(|| {
+                AppError::BadInput(format!(
+                    "unknown role {role:?}; use one of operator_admin, tenant_admin, clerk, auditor"
+                ))
+            })?;
+            let email = rathaus_app::staff::normalise_email(&email)?;
+            let tenant = match &tenant {
+                Some(t) => Some(rathaus_app::tenants::resolve(&app, t).await?),
+                None => None,
+            };
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+            let (who, link) = app
+                .add_staff(&Actor::Cli, tenant.as_ref(), role, &email, &name, &services)
+                .await?;
+            eprintln!(
+                "created account {} ({}{}); send this one-time link to the person (valid 7 days):",
+                who.user_id,
+                role.code(),
+                tenant.map(|t| format!(", {}", t.title())).unwrap_or_default()
+            );
+            println!("{link}");
+        }
+        UserCommand::List { tenant } => {
+            let key = match &tenant {
+                Some(t) => Some(rathaus_app::tenants::resolve(&app, t).await?.key.to_string()),
+                None => None,
+            };
+            let list = app.list_staff(key.as_deref()).await?;
+            for u in &list {
+                println!(
+                    "{:<26}  {:<9}  {:<14}  {:<8}  {:<11}  {}",
+                    u.id,
+                    u.tenant_key.as_deref().unwrap_or("-"),
+                    u.role.code(),
+                    if u.disabled { "disabled" } else { "enabled" },
+                    if u.enrolled { "enrolled" } else { "not enrolled" },
+                    u.email
+                );
+            }
+            eprintln!("{} accounts", list.len());
+        }
+        UserCommand::Disable { id } => {
+            let changed = app.set_staff_disabled(&Actor::Cli, &id, true).await?;
+            println!(
+                "account {id} {}; its sessions have ended",
+                if changed { "disabled" } else { "was already disabled" }
+            );
+        }
+        UserCommand::Enable { id } => {
+            let changed = app.set_staff_disabled(&Actor::Cli, &id, false).await?;
+            println!(
+                "account {id} {}",
+                if changed { "enabled" } else { "was already enabled" }
+            );
+        }
+        UserCommand::Reset { id, second_factor } => {
+            let link = if second_factor {
+                app.reset_staff_second_factor(&Actor::Cli, &id).await?
+            } else {
+                app.reset_staff(&Actor::Cli, &id).await?
+            };
+            eprintln!("one-time link for account {id} (valid 7 days):");
+            println!("{link}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn demo_banner(
     app: &App,
     report: &rathaus_app::demo::DemoReport,
@@ -362,6 +481,21 @@ async fn demo_banner(
             app.config.public_url,
             t.slug
         ));
+    }
+    if !report.staff.is_empty() {
+        out.push_str("\n  Staff sign-in: ");
+        out.push_str(&format!("{}/verwaltung/anmelden\n", app.config.public_url));
+        out.push_str("  (add the TOTP secret to an authenticator app, or open the otpauth URI)\n");
+        for s in &report.staff {
+            out.push_str(&format!(
+                "\n    {:<34} {}\n      password {}\n      TOTP     {}\n      {}\n",
+                s.email,
+                s.role.label_de(),
+                s.password,
+                s.totp_secret,
+                s.otpauth_uri
+            ));
+        }
     }
     if report.imported > 0 {
         out.push_str(&format!(

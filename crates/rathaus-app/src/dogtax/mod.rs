@@ -13,11 +13,12 @@ mod notice;
 mod preview;
 mod register;
 mod schedule;
+mod seed;
 mod statutes;
 
-pub use assess::{AssessReport, Progress};
+pub use assess::{AssessReport, Progress, Quiet};
 pub use export::{ExportReport, validate_pain008_shape};
-pub use facts::{DogFacts, HolderFacts, PaymentFacts};
+pub use facts::{DogFacts, HolderFacts, PaymentFacts, mandate_reference};
 pub use import::ImportReport;
 pub use notice::{NoticeContent, NoticeDog, NoticeKind};
 pub use statutes::{QuoteError, StatuteSet};

@@ -325,7 +325,10 @@ fn footer(a: &Authority) -> Vec<String> {
             .parse::<Iban>()
             .map(|i| i.to_string())
             .unwrap_or_else(|_| iban.clone());
-        let mut line = format!("Bankverbindung: {} · IBAN {shown}", a.bank_name.clone().unwrap_or_default());
+        let mut line = format!(
+            "Bankverbindung: {} · IBAN {shown}",
+            a.bank_name.clone().unwrap_or_default()
+        );
         if let Some(bic) = &a.bic {
             line.push_str(&format!(" · BIC {bic}"));
         }
@@ -750,10 +753,7 @@ mod tests {
         assert_eq!(eur(d("1234.5")), "1.234,50\u{a0}€");
         assert_eq!(eur(d("409")), "409,00\u{a0}€");
         assert_eq!(eur(d("-8.67")), "-8,67\u{a0}€");
-        assert_eq!(
-            masked_iban("DE89370400440532013000"),
-            "DE89 **** **** 3000"
-        );
+        assert_eq!(masked_iban("DE89370400440532013000"), "DE89 **** **** 3000");
         assert_eq!(german_date("2027-02-15"), "15.02.2027");
     }
 }

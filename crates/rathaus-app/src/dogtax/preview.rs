@@ -67,9 +67,15 @@ impl App {
         if history.is_empty() {
             return Ok(vec![t(
                 lang,
-                format!("Für {authority} ist noch keine Hundesteuersatzung hinterlegt; die Steuer wird im Bescheid festgesetzt."),
-                format!("No dog-tax statute of {authority} is on file yet; the tax will be set in the notice."),
-                format!("Wir können die Steuer noch nicht ausrechnen. Sie bekommen einen Brief von {authority}."),
+                format!(
+                    "Für {authority} ist noch keine Hundesteuersatzung hinterlegt; die Steuer wird im Bescheid festgesetzt."
+                ),
+                format!(
+                    "No dog-tax statute of {authority} is on file yet; the tax will be set in the notice."
+                ),
+                format!(
+                    "Wir können die Steuer noch nicht ausrechnen. Sie bekommen einen Brief von {authority}."
+                ),
             )]);
         }
         let dogs: Vec<DogEntry> = dogs_from(&s.draft.data)
@@ -101,9 +107,13 @@ impl App {
                     .collect();
                 return Ok(vec![t(
                     lang,
-                    format!("Die Steuer kann noch nicht berechnet werden: {}", list.join(" ")),
+                    format!(
+                        "Die Steuer kann noch nicht berechnet werden: {}",
+                        list.join(" ")
+                    ),
                     format!("The tax cannot be computed yet: {}", list.join("; ")),
-                    "Wir können die Steuer noch nicht ausrechnen. Bitte prüfen Sie Ihre Angaben.".into(),
+                    "Wir können die Steuer noch nicht ausrechnen. Bitte prüfen Sie Ihre Angaben."
+                        .into(),
                 )]);
             }
         };
@@ -192,9 +202,15 @@ impl App {
             ),
             t(
                 lang,
-                format!("SEPA-Lastschriftmandat: Ich ermächtige die {authority}, Zahlungen von meinem Konto mittels Lastschrift einzuziehen. Zugleich weise ich mein Kreditinstitut an, die von der {authority} auf mein Konto gezogenen Lastschriften einzulösen. Hinweis: Ich kann innerhalb von acht Wochen, beginnend mit dem Belastungsdatum, die Erstattung des belasteten Betrages verlangen. Es gelten dabei die mit meinem Kreditinstitut vereinbarten Bedingungen."),
-                format!("SEPA direct debit mandate: I authorise {authority} to collect payments from my account by direct debit. At the same time I instruct my bank to honour the direct debits drawn on my account by {authority}. Note: I may request a refund of the amount debited within eight weeks of the debit date, under the terms agreed with my bank."),
-                format!("Sie erlauben {authority}: Das Geld für die Hunde-Steuer wird von Ihrem Konto abgebucht. Sie können das Geld in 8 Wochen zurückholen."),
+                format!(
+                    "SEPA-Lastschriftmandat: Ich ermächtige die {authority}, Zahlungen von meinem Konto mittels Lastschrift einzuziehen. Zugleich weise ich mein Kreditinstitut an, die von der {authority} auf mein Konto gezogenen Lastschriften einzulösen. Hinweis: Ich kann innerhalb von acht Wochen, beginnend mit dem Belastungsdatum, die Erstattung des belasteten Betrages verlangen. Es gelten dabei die mit meinem Kreditinstitut vereinbarten Bedingungen."
+                ),
+                format!(
+                    "SEPA direct debit mandate: I authorise {authority} to collect payments from my account by direct debit. At the same time I instruct my bank to honour the direct debits drawn on my account by {authority}. Note: I may request a refund of the amount debited within eight weeks of the debit date, under the terms agreed with my bank."
+                ),
+                format!(
+                    "Sie erlauben {authority}: Das Geld für die Hunde-Steuer wird von Ihrem Konto abgebucht. Sie können das Geld in 8 Wochen zurückholen."
+                ),
             ),
         ])
     }
@@ -279,14 +295,22 @@ impl App {
         let line = if delta > Decimal::ZERO {
             t(
                 lang,
-                format!("Die Hundesteuer {year} Ihres Haushalts sinkt durch die Abmeldung um {amount}; zu viel Gezahltes wird verrechnet oder erstattet."),
-                format!("Deregistering lowers your household's dog tax for {year} by {amount}; anything overpaid is set off or refunded."),
-                format!("Sie zahlen für {year} {amount} weniger. Zu viel bezahltes Geld bekommen Sie zurück."),
+                format!(
+                    "Die Hundesteuer {year} Ihres Haushalts sinkt durch die Abmeldung um {amount}; zu viel Gezahltes wird verrechnet oder erstattet."
+                ),
+                format!(
+                    "Deregistering lowers your household's dog tax for {year} by {amount}; anything overpaid is set off or refunded."
+                ),
+                format!(
+                    "Sie zahlen für {year} {amount} weniger. Zu viel bezahltes Geld bekommen Sie zurück."
+                ),
             )
         } else if delta < Decimal::ZERO {
             t(
                 lang,
-                format!("Die Hundesteuer {year} Ihres Haushalts steigt durch die Abmeldung um {amount}."),
+                format!(
+                    "Die Hundesteuer {year} Ihres Haushalts steigt durch die Abmeldung um {amount}."
+                ),
                 format!("Deregistering raises your household's dog tax for {year} by {amount}."),
                 format!("Sie zahlen für {year} {amount} mehr."),
             )
@@ -328,7 +352,9 @@ impl App {
         let fee = money(lang, statute.replacement_tag_fee());
         Ok(vec![t(
             lang,
-            format!("Gebühr für die Ersatz-Steuermarke: {fee} (fällig einen Monat nach dem Gebührenbescheid)"),
+            format!(
+                "Gebühr für die Ersatz-Steuermarke: {fee} (fällig einen Monat nach dem Gebührenbescheid)"
+            ),
             format!("Fee for the replacement tag: {fee} (due one month after the fee notice)"),
             format!("Die neue Marke kostet {fee}."),
         )])

@@ -11,7 +11,9 @@ use rathaus_domain::tenant::Tenant;
 use rathaus_store::Tx;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{Case, next_reference_number};
-use rathaus_store::dogtax::{Dog, Household, NewDog, NewHousehold, NewNotice, NewRegisterEvent, Notice};
+use rathaus_store::dogtax::{
+    Dog, Household, NewDog, NewHousehold, NewNotice, NewRegisterEvent, Notice,
+};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use time::{Date, Month};
@@ -24,7 +26,7 @@ use super::notice::{
     Authority, Due, Ending, FeeDetails, NoticeContent, NoticeKind, eur, german_date, notice_dogs,
     render,
 };
-use super::schedule::{YearTax, one_month_later, payment_plan, year_tax};
+use super::schedule::{Issued, YearTax, one_month_later, payment_plan, settled, year_tax};
 use super::{DEREGISTRATION, DecisionDocument, REGISTRATION, REPLACEMENT_TAG};
 use crate::{Actor, App, AppError};
 
@@ -75,7 +77,11 @@ impl RegisterDog {
         let Ok(from) = self.facts.kept_from_date() else {
             return false;
         };
-        from.year() <= year && self.facts.kept_until_date().is_none_or(|u| u.year() >= year)
+        from.year() <= year
+            && self
+                .facts
+                .kept_until_date()
+                .is_none_or(|u| u.year() >= year)
     }
 }
 
@@ -92,10 +98,8 @@ fn has_statute_for(history: &StatuteHistory, year: i32) -> bool {
     history.valid_on(jan1).is_some()
 }
 
-fn schedule_of(notice: &NoticeContent) -> Result<Vec<Installment>, AppError> {
-    notice
-        .schedule
-        .iter()
+fn installments_of(list: &[Due]) -> Result<Vec<Installment>, AppError> {
+    list.iter()
         .map(|d| {
             Ok(Installment {
                 due: parse_date(&d.due)
@@ -172,7 +176,10 @@ impl App {
         let setting = self.dogtax_setting(&case.tenant_key).await?;
         let document = match service {
             REGISTRATION => self.decide_registration(tx, &setting, case, actor).await?,
-            DEREGISTRATION => self.decide_deregistration(tx, &setting, case, actor).await?,
+            DEREGISTRATION => {
+                self.decide_deregistration(tx, &setting, case, actor)
+                    .await?
+            }
             _ => self.decide_replacement(tx, &setting, case, actor).await?,
         };
         Ok(Some(document))
@@ -246,7 +253,10 @@ impl App {
                 s.today.year()
             )));
         }
-        let draft = self.store.dogtax_case_draft_id(tx, tenant, &case.id).await?;
+        let draft = self
+            .store
+            .dogtax_case_draft_id(tx, tenant, &case.id)
+            .await?;
         let mandate = mandate_reference(tenant, draft.as_deref().unwrap_or(&case.id));
         let submitted = berlin_date(from_unix_ms(case.submitted_at_ms));
         let payment = payment_from(&case.data, &mandate, submitted);
@@ -421,7 +431,17 @@ impl App {
                 ending: None,
             };
             if let Some(c) = self
-                .issue_year_notice(tx, s, &household_id, &kz, &holder, &payment, &notices, change, Some(case))
+                .issue_year_notice(
+                    tx,
+                    s,
+                    &household_id,
+                    &kz,
+                    &holder,
+                    &payment,
+                    &notices,
+                    change,
+                    Some(case),
+                )
                 .await?
             {
                 contents.push(c);
@@ -433,7 +453,11 @@ impl App {
             .map(|c| c.total)
             .unwrap_or_default();
         let object = format!("dogtax-household:{household_id}");
-        let outcome = format!("ok: {} dogs registered, tags {}", tags.len(), tags.join(", "));
+        let outcome = format!(
+            "ok: {} dogs registered, tags {}",
+            tags.len(),
+            tags.join(", ")
+        );
         append(
             tx,
             &NewAuditEntry {
@@ -488,22 +512,47 @@ impl App {
         let entries = |dogs: &[RegisterDog]| -> Result<Vec<DogEntry>, AppError> {
             dogs.iter().map(|d| d.facts.entry()).collect()
         };
-        let previous = tax_notices(notices, year).last().map(|n| n.content.clone());
-        let previous: Option<NoticeContent> = previous.as_ref().map(from_value).transpose()?;
-        let old_schedule = match &previous {
-            Some(p) => schedule_of(p)?,
-            None => {
-                year_tax(&s.history, &entries(&before)?, year)
-                    .map_err(|e| engine_error(year, e))?
-                    .schedule
-            }
-        };
+        let chain: Vec<NoticeContent> = tax_notices(notices, year)
+            .iter()
+            .map(|n| from_value(&n.content))
+            .collect::<Result<_, _>>()?;
+        let previous = chain.last().cloned();
         let new: YearTax =
             year_tax(&s.history, &entries(&after)?, year).map_err(|e| engine_error(year, e))?;
+        let (old_schedule, paid) = match &previous {
+            Some(p) => {
+                let issued = chain
+                    .iter()
+                    .map(|c| {
+                        Ok(Issued {
+                            issued_on: parse_date(&c.issued_on).ok_or_else(|| {
+                                AppError::Internal("notice with a malformed date".into())
+                            })?,
+                            installments: installments_of(&c.installments)?,
+                            refund: c.refund,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, AppError>>()?;
+                (installments_of(&p.schedule)?, settled(&issued, s.today))
+            }
+            None => {
+                // Nothing issued here for the year (a register taken over from elsewhere): the
+                // periods already due count as settled under the previous procedure.
+                let old = year_tax(&s.history, &entries(&before)?, year)
+                    .map_err(|e| engine_error(year, e))?
+                    .schedule;
+                let paid = old
+                    .iter()
+                    .filter(|i| i.due < s.today)
+                    .map(|i| i.amount)
+                    .sum();
+                (old, paid)
+            }
+        };
         if old_schedule == new.schedule && !change.force {
             return Ok(None);
         }
-        let plan = payment_plan(&old_schedule, &new.schedule, s.today);
+        let plan = payment_plan(paid, &new.schedule, s.today);
         let kind = if previous.is_none() && change.ending.is_none() {
             NoticeKind::Tax
         } else {
@@ -539,7 +588,11 @@ impl App {
                     .collect::<Vec<_>>(),
             ),
             schedule: new.schedule.iter().map(Due::from_installment).collect(),
-            installments: plan.installments.iter().map(Due::from_installment).collect(),
+            installments: plan
+                .installments
+                .iter()
+                .map(Due::from_installment)
+                .collect(),
             total: new.total(),
             previous_total: match (&previous, kind) {
                 (Some(p), _) => Some(p.total),
@@ -735,7 +788,17 @@ impl App {
                 ending: Some(ending.clone()),
             };
             if let Some(c) = self
-                .issue_year_notice(tx, s, &household.id, &household.kassenzeichen, &holder, &payment, &notices, change, Some(case))
+                .issue_year_notice(
+                    tx,
+                    s,
+                    &household.id,
+                    &household.kassenzeichen,
+                    &holder,
+                    &payment,
+                    &notices,
+                    change,
+                    Some(case),
+                )
                 .await?
             {
                 contents.push(c);
@@ -756,7 +819,17 @@ impl App {
                 ending: Some(ending.clone()),
             };
             if let Some(c) = self
-                .issue_year_notice(tx, s, &household.id, &household.kassenzeichen, &holder, &payment, &notices, change, Some(case))
+                .issue_year_notice(
+                    tx,
+                    s,
+                    &household.id,
+                    &household.kassenzeichen,
+                    &holder,
+                    &payment,
+                    &notices,
+                    change,
+                    Some(case),
+                )
                 .await?
             {
                 contents.push(c);

@@ -1,12 +1,11 @@
 //! From the register to what a household owes in a year, and from a change to what it pays when.
 //!
 //! A notice records two lists: the *schedule*, the tax of each period at its regular due date
-//! (15 Feb, 15 May, … or 1 July), and the *installments*, what is actually collected when. A first
-//! notice collects what fell due before its date one month after it, exactly as the engine's quote
-//! does. A later notice for the same year compares its schedule with the previous one: a shortfall
-//! in periods already due is collected one month after the notice, an excess is set off against
-//! the next installments and the rest refunded; later periods are simply collected at the new
-//! amounts.
+//! (15 Feb, 15 May, … or 1 July), and the *installments*, what is actually collected when. A notice
+//! asks for the periods already due at its date, less what earlier notices of the year had already
+//! made due, one month after its date (for a first notice exactly as the engine's quote merges
+//! overdue installments); an excess is set off against the next installments and the rest
+//! refunded. Later periods are collected at their regular dates.
 
 use rathaus_domain::dogtax::{
     Assessment, DogEntry, FieldError, Installment, QuoteRequest, StatuteHistory, assess,
@@ -66,25 +65,43 @@ pub(crate) struct Plan {
     pub refund: Decimal,
 }
 
-fn amount_on(list: &[Installment], due: Date) -> Decimal {
-    list.iter()
-        .filter(|i| i.due == due)
-        .map(|i| i.amount)
-        .sum()
+/// A notice issued earlier in the year: its date, its installments and its refund.
+#[derive(Debug, Clone)]
+pub(crate) struct Issued {
+    pub issued_on: Date,
+    pub installments: Vec<Installment>,
+    pub refund: Decimal,
 }
 
-/// The payment plan of a notice issued on `issued_on` that replaces `old` by `new` (`old` empty
-/// for a first notice). For a first notice the result equals the engine's quote with that
-/// assessment date.
-pub(crate) fn payment_plan(old: &[Installment], new: &[Installment], issued_on: Date) -> Plan {
-    let mut dues: Vec<Date> = old.iter().chain(new).map(|i| i.due).collect();
-    dues.sort();
-    dues.dedup();
-    let past_delta: Decimal = dues
+/// What the earlier notices of a year (in the order of issue) had made due before `day`: each
+/// notice's installments until the next notice replaced them, less their refunds.
+pub(crate) fn settled(chain: &[Issued], day: Date) -> Decimal {
+    let mut total = Decimal::ZERO;
+    for (k, notice) in chain.iter().enumerate() {
+        let replaced = chain.get(k + 1).map_or(day, |next| next.issued_on.min(day));
+        total += notice
+            .installments
+            .iter()
+            .filter(|i| i.due < replaced)
+            .map(|i| i.amount)
+            .sum::<Decimal>();
+        if notice.issued_on < day {
+            total -= notice.refund;
+        }
+    }
+    total
+}
+
+/// The payment plan of a notice issued on `issued_on` with the schedule `new`, when `settled`
+/// was already due from earlier notices of the year (zero for a first notice). For a first notice
+/// the result equals the engine's quote with that assessment date.
+pub(crate) fn payment_plan(settled: Decimal, new: &[Installment], issued_on: Date) -> Plan {
+    let past: Decimal = new
         .iter()
-        .filter(|d| **d < issued_on)
-        .map(|d| amount_on(new, *d) - amount_on(old, *d))
+        .filter(|i| i.due < issued_on)
+        .map(|i| i.amount)
         .sum();
+    let past_delta = past - settled;
     let mut installments: Vec<Installment> = new
         .iter()
         .filter(|i| i.due >= issued_on && !i.amount.is_zero())
@@ -162,7 +179,7 @@ mod tests {
             date!(2026 - 12 - 31),
         ] {
             let tax = year_tax(&history, &dogs, 2026).unwrap();
-            let plan = payment_plan(&[], &tax.schedule, issued);
+            let plan = payment_plan(Decimal::ZERO, &tax.schedule, issued);
             let request = QuoteRequest {
                 year: 2026,
                 assessment_date: Some(issued),
@@ -186,7 +203,14 @@ mod tests {
         // Luna died in January; the change is decided in June.
         dogs[1].kept_until = Some(date!(2026 - 01 - 20));
         let after = year_tax(&history, &dogs, 2026).unwrap();
-        let plan = payment_plan(&before.schedule, &after.schedule, date!(2026 - 06 - 01));
+        let first = Issued {
+            issued_on: date!(2026 - 01 - 01),
+            installments: before.schedule.clone(),
+            refund: Decimal::ZERO,
+        };
+        let paid = settled(std::slice::from_ref(&first), date!(2026 - 06 - 01));
+        assert_eq!(paid.to_string(), "61.00");
+        let plan = payment_plan(paid, &after.schedule, date!(2026 - 06 - 01));
         // Before: 46 + 76 = 122 a year, 30.50 a quarter. After: Bello 46 a year (11.50 a
         // quarter) and Luna one month at 76/12 = 6.33 in Q1. Q1 and Q2 were due at 30.50 each:
         // owed 17.83 and 11.50, so 31.67 overpaid, set off against Aug (11.50) and Nov (11.50);
@@ -220,7 +244,13 @@ mod tests {
         let before = year_tax(&history, &dogs, 2026).unwrap();
         dogs.push(dog("Luna", date!(2026 - 01 - 05)));
         let after = year_tax(&history, &dogs, 2026).unwrap();
-        let plan = payment_plan(&before.schedule, &after.schedule, date!(2026 - 05 - 20));
+        let first = Issued {
+            issued_on: date!(2026 - 01 - 01),
+            installments: before.schedule.clone(),
+            refund: Decimal::ZERO,
+        };
+        let paid = settled(&[first], date!(2026 - 05 - 20));
+        let plan = payment_plan(paid, &after.schedule, date!(2026 - 05 - 20));
         // Luna pays 76 a year from February: Q1 2 × 6.33 = 12.67, Q2 19.00, both past.
         let shown: Vec<(String, String)> = plan
             .installments
@@ -235,5 +265,45 @@ mod tests {
                 ("2026-11-15".into(), "30.50".into()),
             ]
         );
+    }
+
+    #[test]
+    fn a_change_before_the_merged_installment_falls_due_replaces_it() {
+        // Registered late in November: everything of the year is due on 25 December. A change
+        // decided before that day replaces the installment instead of refunding money not paid.
+        let history = demo::history(demo::panketal());
+        let mut dogs = vec![dog("Bello", date!(2025 - 05 - 10))];
+        let before = year_tax(&history, &dogs, 2026).unwrap();
+        let first = payment_plan(Decimal::ZERO, &before.schedule, date!(2026 - 11 - 25));
+        assert_eq!(first.installments.len(), 1);
+        assert_eq!(first.installments[0].amount.to_string(), "46.00");
+        dogs[0].kept_until = Some(date!(2026 - 06 - 15));
+        let after = year_tax(&history, &dogs, 2026).unwrap();
+        let chain = [Issued {
+            issued_on: date!(2026 - 11 - 25),
+            installments: first.installments.clone(),
+            refund: first.refund,
+        }];
+        let day = date!(2026 - 11 - 30);
+        let plan = payment_plan(settled(&chain, day), &after.schedule, day);
+        assert_eq!(plan.refund, Decimal::ZERO);
+        assert_eq!(plan.installments.len(), 1);
+        assert_eq!(plan.installments[0].due, date!(2026 - 12 - 30));
+        assert_eq!(plan.installments[0].amount.to_string(), "23.00");
+        // Had the first installment been due (and paid) already, the excess would be refunded.
+        let later = date!(2027 - 01 - 10);
+        let plan = payment_plan(settled(&chain, later), &after.schedule, later);
+        assert_eq!(plan.installments, vec![]);
+        assert_eq!(plan.refund.to_string(), "23.00");
+        // A third notice counts the second one's refund as paid back.
+        let chain2 = [
+            chain[0].clone(),
+            Issued {
+                issued_on: later,
+                installments: plan.installments.clone(),
+                refund: plan.refund,
+            },
+        ];
+        assert_eq!(settled(&chain2, date!(2027 - 02 - 01)).to_string(), "23.00");
     }
 }

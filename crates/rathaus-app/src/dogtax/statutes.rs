@@ -5,7 +5,7 @@ use rathaus_domain::localtime::berlin_date;
 use rathaus_domain::tenant::Tenant;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::services as store_services;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::REGISTRATION;
 use crate::{Actor, App, AppError};
@@ -146,7 +146,11 @@ impl App {
     /// own, from the Satzung in force today (or the next one when none is yet): they are written
     /// into the service's `reasons` parameter whenever a statute is set. The form engine takes
     /// choice options from parameters, so the form needs no code of its own.
-    pub async fn sync_dogtax_reasons(&self, actor: &Actor, tenant: &Tenant) -> Result<(), AppError> {
+    pub async fn sync_dogtax_reasons(
+        &self,
+        actor: &Actor,
+        tenant: &Tenant,
+    ) -> Result<(), AppError> {
         let history = self.dogtax_statutes(tenant).await?;
         let today = berlin_date(self.now());
         let Some(statute) = history
@@ -156,10 +160,7 @@ impl App {
             return Ok(());
         };
         let reasons = reason_options(statute);
-        let existing = self
-            .store
-            .offer(tenant.key.as_str(), REGISTRATION)
-            .await?;
+        let existing = self.store.offer(tenant.key.as_str(), REGISTRATION).await?;
         let mut params = existing
             .as_ref()
             .map(|o| o.params.clone())
@@ -229,18 +230,13 @@ pub(crate) fn reason_options(statute: &Statute) -> Value {
     }
     for r in statute.reductions() {
         let p = r.percent();
-        options.push(json!({"value": format!("reduction:{}", r.code()), "label": {
-            "de": format!("{} (Steuerermäßigung um {p} %)", r.label()),
-            "en": format!("{} (tax reduced by {p} %)", r.label()),
-            "ls": format!("{} (Sie zahlen weniger Steuer)", r.label()),
-        }}));
+        options.push(
+            json!({"value": format!("reduction:{}", r.code()), "label": {
+                "de": format!("{} (Steuerermäßigung um {p} %)", r.label()),
+                "en": format!("{} (tax reduced by {p} %)", r.label()),
+                "ls": format!("{} (Sie zahlen weniger Steuer)", r.label()),
+            }}),
+        );
     }
     Value::Array(options)
-}
-
-/// Parameters of the registration for a municipality with this statute.
-pub(crate) fn registration_params(statute: &Statute) -> Map<String, Value> {
-    let mut params = Map::new();
-    params.insert("reasons".into(), reason_options(statute));
-    params
 }

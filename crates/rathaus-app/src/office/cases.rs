@@ -542,9 +542,11 @@ impl App {
             .await?;
         let profile = self.effective_profile(tenant).await?;
         let lang = Lang::from_code(&case.lang).unwrap_or_default();
+        let logo = self.logo(tenant).await?;
         if let Some(pdf) = crate::documents::notice(
             tenant,
             &profile,
+            logo,
             case,
             &service,
             outcome,

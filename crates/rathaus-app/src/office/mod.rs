@@ -7,6 +7,7 @@
 pub mod cases;
 pub mod inbox;
 pub mod search;
+pub mod settings;
 
 use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_domain::tenant::TenantKey;
@@ -57,5 +58,57 @@ impl App {
             tenant_keys,
             services,
         })
+    }
+}
+
+impl App {
+    /// The audit log as the auditor of a tenant sees it: entries about their tenant (and its
+    /// members, for an Amt), optionally about one case, newest first.
+    pub async fn audit_log_for(
+        &self,
+        who: &StaffIdentity,
+        reference: Option<&str>,
+    ) -> Result<Vec<rathaus_crypto::audit::AuditRecord>, AppError> {
+        let tenants: Vec<Option<String>> = match (who.role, &who.tenant_key) {
+            (Role::Auditor, Some(own)) => {
+                let key: TenantKey = own
+                    .parse()
+                    .map_err(|e| AppError::Internal(format!("{e}")))?;
+                let mut keys = vec![Some(own.clone())];
+                if key.is_administration() {
+                    let members = self
+                        .store
+                        .tenants(&TenantFilter {
+                            parent: Some(key),
+                            ..TenantFilter::default()
+                        })
+                        .await?;
+                    keys.extend(members.into_iter().map(|m| Some(m.key.to_string())));
+                }
+                keys
+            }
+            (Role::OperatorAdmin, None) => vec![None],
+            _ => {
+                return Err(AppError::Forbidden(
+                    "Das Protokoll sehen Revision und Datenschutz.".into(),
+                ));
+            }
+        };
+        let object = reference.map(|r| format!("case:{r}"));
+        let mut out = Vec::new();
+        for t in tenants {
+            out.extend(
+                self.store
+                    .audit_entries(t.as_deref(), object.as_deref(), 500)
+                    .await?,
+            );
+        }
+        if who.role == Role::OperatorAdmin {
+            // The operator sees the installation's own entries, not those about cases.
+            out.retain(|r| !r.object.starts_with("case"));
+        }
+        out.sort_by(|a, b| b.seq.cmp(&a.seq));
+        out.truncate(500);
+        Ok(out)
     }
 }

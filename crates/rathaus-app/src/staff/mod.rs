@@ -25,7 +25,7 @@ use tokio::sync::Semaphore;
 
 use crate::{Actor, App, AppError};
 
-pub use auth::{CodeStep, PendingStage, SignInError, SignedIn};
+pub use auth::{CodeStep, PendingStage, SignInError, SignedIn, qr_svg_data_uri, safe_next};
 pub use rathaus_store::staff::INSTALLATION_SCOPE;
 
 /// Argon2id with 64 MiB per hash: two at a time keep a flood to 128 MiB.

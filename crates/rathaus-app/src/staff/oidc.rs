@@ -24,10 +24,10 @@ use sha2::{Digest, Sha256};
 use subtle_compare::eq;
 use tokio::sync::Mutex;
 
+use super::audit;
 use super::auth::{CodeStep, SignInError, SignedIn, safe_next};
 use super::http;
 use super::throttle::Keys;
-use super::{audit, identity};
 use crate::config::OidcConfig;
 use crate::{App, AppError};
 
@@ -515,7 +515,6 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        let _ = identity(account);
         Ok(token)
     }
 }

@@ -31,6 +31,10 @@ impl FormInput {
             .map(|(_, v)| v.as_str())
     }
 
+    pub fn all_pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.pairs
             .iter()

@@ -2,13 +2,19 @@
 
 mod auth;
 mod cases;
+mod settings;
 
 use axum::Router;
 
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().merge(auth::routes()).merge(cases::routes())
+    Router::new()
+        .merge(auth::routes())
+        .merge(cases::routes())
+        .merge(settings::routes())
+        // Lets `require_staff` send people back to the page they asked for after signing in.
+        .layer(axum::middleware::from_fn(auth::remember_path))
 }
 
 /// The signed-in staff member, or a redirect to the sign-in page.

@@ -1,0 +1,246 @@
+//! Taking over an existing register (from the municipality's previous procedure, or generated for
+//! a benchmark): one household per line of JSON, all lines or none.
+//!
+//! ```json
+//! {"kassenzeichen": null,
+//!  "holder": {"name": "…", "street": "…", "postcode": "16341", "city": "Panketal"},
+//!  "payment": {"method": "debit", "iban": "DE…", "account_holder": "…", "mandate_reference": "…", "mandate_date": "2020-01-01"},
+//!  "dogs": [{"name": "Bello", "breed": "…", "kept_from": "2020-05-01", "kept_until": null,
+//!            "dangerous": null, "exemption": null, "reduction": null}]}
+//! ```
+//! `payment` may be `{"method": "transfer"}`; `kassenzeichen` null draws the next of the series;
+//! every dog gets a new tag from the municipality's series.
+
+use rathaus_crypto::token::new_record_id;
+use rathaus_domain::sepa::{Iban, MandateReference};
+use rathaus_domain::service::form::parse_date;
+use rathaus_store::audit::{NewAuditEntry, append};
+use rathaus_store::cases::next_reference_number;
+use rathaus_store::dogtax::{NewDog, NewHousehold, NewRegisterEvent};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::assess::Progress;
+use super::facts::{DogFacts, HolderFacts, PaymentFacts};
+use super::register::{kassenzeichen, tag_number};
+use crate::{Actor, App, AppError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    pub households: usize,
+    pub dogs: usize,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    #[serde(default)]
+    kassenzeichen: Option<String>,
+    holder: HolderFacts,
+    payment: PaymentFacts,
+    dogs: Vec<DogFacts>,
+}
+
+fn check(line: &Line) -> Result<(), String> {
+    for (field, value) in [
+        ("holder.name", &line.holder.name),
+        ("holder.street", &line.holder.street),
+        ("holder.postcode", &line.holder.postcode),
+        ("holder.city", &line.holder.city),
+    ] {
+        if value.trim().is_empty() {
+            return Err(format!("{field} is missing"));
+        }
+    }
+    match line.payment.method.as_str() {
+        "transfer" => {}
+        "debit" => {
+            let iban = line.payment.iban.as_deref().unwrap_or_default();
+            iban.parse::<Iban>()
+                .map_err(|e| format!("payment.iban: {e}"))?;
+            MandateReference::new(
+                line.payment
+                    .mandate_reference
+                    .as_deref()
+                    .unwrap_or_default(),
+            )
+            .map_err(|e| format!("payment.mandate_reference: {e}"))?;
+            if line
+                .payment
+                .mandate_date
+                .as_deref()
+                .and_then(parse_date)
+                .is_none()
+            {
+                return Err("payment.mandate_date must be a date like 2020-01-31".into());
+            }
+        }
+        _ => return Err("payment.method must be \"debit\" or \"transfer\"".into()),
+    }
+    if line.dogs.is_empty() {
+        return Err("dogs: at least one dog is needed".into());
+    }
+    for (i, d) in line.dogs.iter().enumerate() {
+        if d.name.trim().is_empty() {
+            return Err(format!("dogs[{i}].name is missing"));
+        }
+        let from = parse_date(&d.kept_from)
+            .ok_or_else(|| format!("dogs[{i}].kept_from must be a date like 2020-01-31"))?;
+        if let Some(until) = &d.kept_until {
+            let until = parse_date(until)
+                .ok_or_else(|| format!("dogs[{i}].kept_until must be a date like 2020-01-31"))?;
+            if until < from {
+                return Err(format!("dogs[{i}].kept_until lies before kept_from"));
+            }
+        }
+    }
+    Ok(())
+}
+
+impl App {
+    /// Imports register lines (JSON, one household a line) for a municipality in one transaction.
+    /// Errors name the line and the field, never the data.
+    pub async fn dogtax_import(
+        &self,
+        actor: &Actor,
+        reference: &str,
+        text: &str,
+        progress: &dyn Progress,
+    ) -> Result<ImportReport, AppError> {
+        let tenant = self.dogtax_municipality(reference).await?;
+        let key = tenant.key.as_str();
+        let mut lines = Vec::new();
+        for (n, raw) in text.lines().enumerate() {
+            if raw.trim().is_empty() {
+                continue;
+            }
+            let line: Line = serde_json::from_str(raw).map_err(|e| {
+                AppError::BadInput(format!(
+                    "line {}: not a register line (column {}: {})",
+                    n + 1,
+                    e.column(),
+                    format!("{:?}", e.classify())
+                ))
+            })?;
+            check(&line).map_err(|m| AppError::BadInput(format!("line {}: {m}", n + 1)))?;
+            lines.push(line);
+        }
+        {
+            let mut tx = self.store.begin().await?;
+            self.store
+                .ensure_tenant_key(&mut tx, key, self.now())
+                .await?;
+            tx.commit().await?;
+        }
+        let now = self.now();
+        let actor_name = actor.audit_name();
+        let mut report = ImportReport {
+            households: 0,
+            dogs: 0,
+        };
+        progress.begin("households", lines.len());
+        let mut tx = self.store.begin().await?;
+        for (i, line) in lines.iter().enumerate() {
+            let id = new_record_id(self.rng.as_ref())?;
+            let kz = match &line.kassenzeichen {
+                Some(k) => k.clone(),
+                None => kassenzeichen(next_reference_number(&mut tx, key, "HUNDEKASSE", 0).await?),
+            };
+            let holder = serde_json::to_value(&line.holder)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let payment = serde_json::to_value(&line.payment)
+                .map_err(|e| AppError::Internal(e.to_string()))?;
+            self.store
+                .insert_dogtax_household(
+                    &mut tx,
+                    &NewHousehold {
+                        id: &id,
+                        tenant_key: key,
+                        kassenzeichen: &kz,
+                        payment_method: &line.payment.method,
+                        holder: &holder,
+                        payment: &payment,
+                        now,
+                    },
+                )
+                .await
+                .map_err(|e| match e {
+                    rathaus_store::StoreError::Conflict(_) => AppError::BadInput(format!(
+                        "line {}: Kassenzeichen {kz} is already in use",
+                        i + 1
+                    )),
+                    other => other.into(),
+                })?;
+            let mut entries = Vec::new();
+            for facts in &line.dogs {
+                let dog_id = new_record_id(self.rng.as_ref())?;
+                let tag = tag_number(next_reference_number(&mut tx, key, "HUNDEMARKE", 0).await?);
+                let facts_v =
+                    serde_json::to_value(facts).map_err(|e| AppError::Internal(e.to_string()))?;
+                self.store
+                    .insert_dogtax_dog(
+                        &mut tx,
+                        &NewDog {
+                            id: &dog_id,
+                            tenant_key: key,
+                            household_id: &id,
+                            facts: &facts_v,
+                            now,
+                        },
+                    )
+                    .await?;
+                let ended = facts.kept_until.is_some();
+                if ended {
+                    // Imported as ended: the facts say so, the status must agree.
+                    self.store
+                        .update_dogtax_dog(&mut tx, key, &dog_id, "ended", &facts_v, 1, now)
+                        .await?;
+                } else {
+                    self.store
+                        .insert_dogtax_tag(&mut tx, key, &tag, &dog_id, now)
+                        .await?;
+                }
+                entries
+                    .push(json!({"id": dog_id, "tag": (!ended).then_some(tag), "facts": facts_v}));
+                report.dogs += 1;
+            }
+            self.store
+                .append_dogtax_event(
+                    &mut tx,
+                    &NewRegisterEvent {
+                        tenant_key: key,
+                        household_id: &id,
+                        dog_id: None,
+                        actor: &actor_name,
+                        kind: "imported",
+                        case_id: None,
+                        snapshot: &json!({"holder": holder, "payment": payment, "kassenzeichen": kz, "dogs": entries}),
+                        now,
+                    },
+                )
+                .await?;
+            report.households += 1;
+            progress.advance(i + 1);
+        }
+        progress.finish();
+        let object = format!("dogtax-register:{key}");
+        let outcome = format!(
+            "ok: {} households, {} dogs imported",
+            report.households, report.dogs
+        );
+        append(
+            &mut tx,
+            &NewAuditEntry {
+                at: now,
+                actor: &actor_name,
+                tenant: Some(key),
+                action: "dogtax.import",
+                object: &object,
+                outcome: &outcome,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(report)
+    }
+}
