@@ -514,7 +514,8 @@ impl App {
         ))
     }
 
-    /// Submits the draft: exactly one case per draft, however often this is called.
+    /// Submits the draft: exactly one case per draft, however often and however concurrently
+    /// this is called.
     pub async fn submit(&self, s: &DraftSession, lang: Lang) -> Result<Submitted, SubmitError> {
         if s.draft.submitted_case.is_some() {
             return self.already_submitted(s).await;
@@ -540,55 +541,84 @@ impl App {
                 }],
             ));
         }
+        match self.store_submission(s, &data, lang).await {
+            Ok(Some(submitted)) => {
+                if submitted.confirmation_sent_to {
+                    self.mail.wake();
+                }
+                metrics::counter!("submissions_total", "service" => def.id.clone()).increment(1);
+                Ok(submitted)
+            }
+            // A concurrent submit of the same draft won; show its result.
+            Ok(None) | Err(AppError::Conflict(_)) => {
+                let fresh = self.open_draft(&s.tenant, &def.id, &s.token).await?;
+                self.already_submitted(&fresh).await
+            }
+            Err(e) => Err(SubmitError::Failed(e)),
+        }
+    }
+
+    /// The submission as one unit of work: the draft is closed first (its row lock makes a
+    /// concurrent submit of the same draft wait and then find it closed), then the case, its
+    /// history, search tokens, attachments, confirmation e-mail and audit entry. `None` when
+    /// another submit closed the draft first.
+    async fn store_submission(
+        &self,
+        s: &DraftSession,
+        data: &Value,
+        lang: Lang,
+    ) -> Result<Option<Submitted>, AppError> {
+        let def = &s.service.definition;
         let tenant = s.tenant.key.as_str();
-        let case_id = new_record_id(self.rng.as_ref()).map_err(AppError::from)?;
-        let status_token = new_token(self.rng.as_ref()).map_err(AppError::from)?;
+        let case_id = new_record_id(self.rng.as_ref())?;
+        let status_token = new_token(self.rng.as_ref())?;
         let year = berlin_date(self.now()).year();
-        let mut tx = self.store.begin().await.map_err(AppError::from)?;
-        let number = next_reference_number(&mut tx, tenant, &def.reference_prefix, year)
-            .await
-            .map_err(AppError::from)?;
+        let to = def
+            .contact_email_field
+            .as_ref()
+            .and_then(|f| data.get(f))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let mut tx = self.store.begin().await?;
+        let number = next_reference_number(&mut tx, tenant, &def.reference_prefix, year).await?;
         let reference = format!("{}-{year}-{number:06}", def.reference_prefix);
-        self.store
-            .insert_case(
-                &mut tx,
-                &NewCase {
-                    id: &case_id,
-                    tenant_key: tenant,
-                    service_id: &def.id,
-                    service_version: i64::from(def.version),
-                    reference: &reference,
-                    status: "received",
-                    status_token_hash: &token_hash(&status_token),
-                    data: &data,
-                    lang: lang.code(),
-                    draft_id: Some(&s.draft.id),
-                    retention_days: i64::from(def.retention_days),
-                    now: self.now(),
-                },
-            )
-            .await
-            .map_err(AppError::from)?;
+        let receipt = json!({"reference": reference, "status_token": status_token, "email_sent": to.is_some()});
+        if !self
+            .store
+            .close_draft(&mut tx, tenant, &s.draft.id, &case_id, &receipt, self.now())
+            .await?
+        {
+            return Ok(None);
+        }
+        let case = NewCase {
+            id: &case_id,
+            tenant_key: tenant,
+            service_id: &def.id,
+            service_version: i64::from(def.version),
+            reference: &reference,
+            status: "received",
+            status_token_hash: &token_hash(&status_token),
+            data,
+            lang: lang.code(),
+            draft_id: Some(&s.draft.id),
+            retention_days: i64::from(def.retention_days),
+            now: self.now(),
+        };
+        self.store.insert_case(&mut tx, &case).await?;
         self.store
             .seal_status_token(&mut tx, tenant, &case_id, &status_token)
-            .await
-            .map_err(AppError::from)?;
+            .await?;
         if let Some(name) = def
             .applicant_name_field
             .as_ref()
             .and_then(|f| data.get(f))
             .and_then(Value::as_str)
         {
-            let secret = self
-                .store
-                .keyring()
-                .derive_secret("blind-index")
-                .map_err(AppError::from)?;
+            let secret = self.store.keyring().derive_secret("blind-index")?;
             let tokens = crate::office::search::tokens(&secret, tenant, name);
             self.store
                 .add_search_tokens(&mut tx, &case_id, tenant, &tokens)
-                .await
-                .map_err(AppError::from)?;
+                .await?;
         }
         let event = NewCaseEvent {
             at: self.now(),
@@ -599,30 +629,10 @@ impl App {
         };
         self.store
             .append_case_event(&mut tx, tenant, &case_id, &event)
-            .await
-            .map_err(AppError::from)?;
+            .await?;
         self.store
             .attach_to_case(&mut tx, tenant, &s.draft.id, &case_id)
-            .await
-            .map_err(AppError::from)?;
-        let to = def
-            .contact_email_field
-            .as_ref()
-            .and_then(|f| data.get(f))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let receipt = json!({"reference": reference, "status_token": status_token, "email_sent": to.is_some()});
-        if !self
-            .store
-            .close_draft(&mut tx, tenant, &s.draft.id, &case_id, &receipt, self.now())
-            .await
-            .map_err(AppError::from)?
-        {
-            // A concurrent submit of the same draft won; show its result.
-            drop(tx);
-            let fresh = self.open_draft(&s.tenant, &def.id, &s.token).await?;
-            return self.already_submitted(&fresh).await;
-        }
+            .await?;
         if let Some(to) = &to {
             let (subject, text) = self.confirmation_email(s, &reference, &status_token, lang);
             let email = Email {
@@ -634,29 +644,21 @@ impl App {
             enqueue_email(self, &mut tx, tenant, Some(&case_id), &email).await?;
         }
         let object = format!("case:{reference}");
-        append(
-            &mut tx,
-            &NewAuditEntry {
-                at: self.now(),
-                actor: "citizen",
-                tenant: Some(tenant),
-                action: "case.submit",
-                object: &object,
-                outcome: "ok",
-            },
-        )
-        .await
-        .map_err(AppError::from)?;
-        tx.commit().await.map_err(AppError::from)?;
-        if to.is_some() {
-            self.mail.wake();
-        }
-        metrics::counter!("submissions_total", "service" => def.id.clone()).increment(1);
-        Ok(Submitted {
+        let entry = NewAuditEntry {
+            at: self.now(),
+            actor: "citizen",
+            tenant: Some(tenant),
+            action: "case.submit",
+            object: &object,
+            outcome: "ok",
+        };
+        append(&mut tx, &entry).await?;
+        tx.commit().await?;
+        Ok(Some(Submitted {
             reference,
             status_token,
             confirmation_sent_to: to.is_some(),
-        })
+        }))
     }
 
     async fn already_submitted(&self, s: &DraftSession) -> Result<Submitted, SubmitError> {
