@@ -590,15 +590,26 @@ impl App {
         Ok(())
     }
 
-    /// Documents a service's own rules add to an approval (e.g. the dog-tax notice).
+    /// Documents a service's own rules add to an approval (e.g. the dog-tax notice, with the
+    /// register entries made in the same transaction).
     async fn decision_documents(
         &self,
-        _tx: &mut Tx,
-        _case: &Case,
-        _who: &StaffIdentity,
-        _outcome: Outcome,
+        tx: &mut Tx,
+        case: &Case,
+        who: &StaffIdentity,
+        outcome: Outcome,
     ) -> Result<Vec<(String, Vec<u8>)>, AppError> {
-        Ok(Vec::new())
+        if outcome != Outcome::Approved {
+            return Ok(Vec::new());
+        }
+        match self.apply_decision(tx, case, &actor(who)).await? {
+            Some(doc) => {
+                let ev = NewCaseEvent { at: self.now(), actor: &actor(who).audit_name(), kind: "register", status: None, note: Some(&doc.summary) };
+                self.store.append_case_event(tx, &case.tenant_key, &case.id, &ev).await?;
+                Ok(vec![(doc.title, doc.pdf)])
+            }
+            None => Ok(Vec::new()),
+        }
     }
 
     pub async fn close_case(
