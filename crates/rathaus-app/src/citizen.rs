@@ -416,12 +416,12 @@ impl App {
             .map_err(|e| FieldError {
                 field: field.name.clone(),
                 message: Text::new(
-                    format!("„{}“: {}", label(Lang::De), e.message_de()),
-                    format!("“{}”: {e}", label(Lang::En)),
+                    format!("„{}“: {}", label(Lang::De), e.message(Lang::De, &allowed)),
+                    format!("“{}”: {}", label(Lang::En), e.message(Lang::En, &allowed)),
                     format!(
                         "Die Datei bei „{}“ geht nicht. {}",
                         label(Lang::Ls),
-                        e.message_de()
+                        e.message(Lang::Ls, &allowed)
                     ),
                 ),
             })?;

@@ -141,6 +141,57 @@ impl UploadError {
     }
 }
 
+impl UploadError {
+    /// The message for a citizen in their language; `allowed` are the kinds the field accepts,
+    /// so that an unknown format is answered with what would have been right.
+    pub fn message(&self, lang: crate::service::Lang, allowed: &[FileKind]) -> String {
+        use crate::service::Lang;
+        match (lang, self) {
+            (Lang::En, UploadError::Empty) => {
+                "The file is empty. Please choose another file.".into()
+            }
+            (Lang::En, UploadError::TooLarge { size, max }) => format!(
+                "The file is {}; at most {} is allowed.",
+                format_size_de(*size, Rounding::Up).replace(',', "."),
+                format_size_de(*max, Rounding::Down).replace(',', ".")
+            ),
+            (Lang::En, UploadError::UnknownType) => {
+                format!(
+                    "This file format is not supported. Please upload {}.",
+                    english_alternatives(allowed)
+                )
+            }
+            (Lang::En, UploadError::NotAllowed { found, allowed }) => {
+                format!(
+                    "The file is a {found}. Please upload {}.",
+                    english_alternatives(allowed)
+                )
+            }
+            (Lang::En, UploadError::Malformed { kind, .. }) => {
+                format!(
+                    "The {kind} file is damaged or incomplete. Please save it again or upload another file."
+                )
+            }
+            (_, UploadError::UnknownType) => {
+                format!(
+                    "Dieses Dateiformat wird hier nicht unterstützt. Bitte {} hochladen.",
+                    german_alternatives(allowed)
+                )
+            }
+            _ => self.message_de(),
+        }
+    }
+}
+
+fn english_alternatives(kinds: &[FileKind]) -> String {
+    let names: Vec<String> = kinds.iter().map(|k| format!("a {k} file")).collect();
+    match names.len() {
+        0 => "no file here".into(),
+        1 => names[0].clone(),
+        n => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+    }
+}
+
 fn english_list(kinds: &[FileKind]) -> String {
     if kinds.is_empty() {
         return "none".into();

@@ -96,7 +96,13 @@ pub(crate) fn build(
                 .iter()
                 .find(|e| e.field == f.name)
                 .map(|e| e.message.get(lang).to_owned());
-            let hint = f.hint.as_ref().map(|h| h.get(lang).to_owned());
+            let hint = match (
+                condition_hint(step, f, lang, params),
+                f.hint.as_ref().map(|h| h.get(lang).to_owned()),
+            ) {
+                (Some(c), Some(h)) => Some(format!("{c}. {h}")),
+                (c, h) => c.or(h),
+            };
             let mut described = Vec::new();
             if hint.is_some() {
                 described.push(format!("{id}-hint"));
@@ -222,4 +228,32 @@ pub(crate) fn build(
             }
         })
         .collect()
+}
+
+/// "Nur bei „Mit einer Adresse“" for a field shown only after a particular choice on the same
+/// page: without JavaScript all fields are visible, so each says when it applies.
+fn condition_hint(
+    step: &Step,
+    f: &Field,
+    lang: Lang,
+    params: &Map<String, Value>,
+) -> Option<String> {
+    let rathaus_domain::service::Condition::Field(test) = f.show_when.as_ref()? else {
+        return None;
+    };
+    let Some(Value::String(wanted)) = &test.equals else {
+        return None;
+    };
+    let source = step.fields.iter().find(|x| x.name == test.field)?;
+    let label = options(source, params)
+        .into_iter()
+        .find(|o| &o.value == wanted)?
+        .label
+        .get(lang)
+        .to_owned();
+    Some(match lang {
+        Lang::En => format!("Only for “{label}”"),
+        Lang::Ls => format!("Nur wenn Sie „{label}“ gewählt haben"),
+        Lang::De => format!("Nur bei „{label}“"),
+    })
 }

@@ -90,12 +90,19 @@ async fn ctx(
     state: &AppState,
     headers: &HeaderMap,
     slug: &str,
+    service: &str,
     path: String,
 ) -> Result<Ctx, PageError> {
     let layout = Layout::new(state, headers).await.at(path);
     let tenant = state
         .app
         .public_tenant(slug)
+        .await
+        .map_err(|e| PageError::from_app(e, layout.clone()))?;
+    // A service the municipality does not offer is a 404 before any draft is looked at.
+    state
+        .app
+        .offered_service(&tenant, service)
         .await
         .map_err(|e| PageError::from_app(e, layout.clone()))?;
     Ok(Ctx {
@@ -205,7 +212,15 @@ async fn service_start(
     headers: HeaderMap,
     Path((slug, service)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(&state, &headers, &slug, format!("/{slug}/{service}")).await {
+    let c = match ctx(
+        &state,
+        &headers,
+        &slug,
+        &service,
+        format!("/{slug}/{service}"),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -252,7 +267,15 @@ async fn start_draft(
     Path((slug, service)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let c = match ctx(&state, &headers, &slug, format!("/{slug}/{service}")).await {
+    let c = match ctx(
+        &state,
+        &headers,
+        &slug,
+        &service,
+        format!("/{slug}/{service}"),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -474,7 +497,7 @@ async fn show_position(
     from_check: bool,
 ) -> Response {
     let path = format!("/{slug}/{service}");
-    let c = match ctx(&state, &headers, &slug, path).await {
+    let c = match ctx(&state, &headers, &slug, &service, path).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -616,7 +639,15 @@ async fn answer(
     pos: Position,
     request: Request,
 ) -> Response {
-    let c = match ctx(&state, &headers, &slug, format!("/{slug}/{service}")).await {
+    let c = match ctx(
+        &state,
+        &headers,
+        &slug,
+        &service,
+        format!("/{slug}/{service}"),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -868,6 +899,7 @@ async fn more_post(
         &state,
         &headers,
         &slug,
+        &service,
         format!("/{slug}/{service}/schritt/{step}/weitere"),
     )
     .await
@@ -907,7 +939,15 @@ async fn remove_item(
     Path((slug, service, step, n)): Path<(String, String, String, String)>,
     request: Request,
 ) -> Response {
-    let c = match ctx(&state, &headers, &slug, format!("/{slug}/{service}")).await {
+    let c = match ctx(
+        &state,
+        &headers,
+        &slug,
+        &service,
+        format!("/{slug}/{service}"),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -981,6 +1021,7 @@ async fn check_page(
         &state,
         &headers,
         &slug,
+        &service,
         format!("/{slug}/{service}/pruefen"),
     )
     .await
@@ -1051,6 +1092,7 @@ async fn submit(
         &state,
         &headers,
         &slug,
+        &service,
         format!("/{slug}/{service}/pruefen"),
     )
     .await
@@ -1113,6 +1155,7 @@ async fn confirmation(
         &state,
         &headers,
         &slug,
+        &service,
         format!("/{slug}/{service}/bestaetigung"),
     )
     .await
@@ -1209,6 +1252,7 @@ async fn save_page(
         &state,
         &headers,
         &slug,
+        &service,
         format!("/{slug}/{service}/speichern"),
     )
     .await
@@ -1232,6 +1276,7 @@ async fn save_post(
         &state,
         &headers,
         &slug,
+        &service,
         format!("/{slug}/{service}/speichern"),
     )
     .await
@@ -1269,7 +1314,15 @@ async fn resume(
     headers: HeaderMap,
     Path((slug, service, token)): Path<(String, String, String)>,
 ) -> Response {
-    let c = match ctx(&state, &headers, &slug, format!("/{slug}/{service}")).await {
+    let c = match ctx(
+        &state,
+        &headers,
+        &slug,
+        &service,
+        format!("/{slug}/{service}"),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
