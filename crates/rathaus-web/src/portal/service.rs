@@ -261,6 +261,29 @@ async fn form_pairs(request: Request) -> Result<FormInput, StatusCode> {
     crate::forms::urlencoded(request).await
 }
 
+/// The common start of every form post within a draft: municipality and service, the form,
+/// its CSRF token, and the browser's draft.
+async fn posted(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    service: &str,
+    path: String,
+    request: Request,
+) -> Result<(Ctx, FormInput, DraftSession), Response> {
+    let c = ctx(state, headers, slug, service, path)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let input = form_pairs(request)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if !cookies::csrf_ok(state, headers, input.get("csrf")) {
+        return Err(csrf_refused(&c, service));
+    }
+    let s = require_draft(state, headers, &c, service).await?;
+    Ok((c, input, s))
+}
+
 async fn start_draft(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -895,27 +918,17 @@ async fn more_post(
     Path((slug, service, step)): Path<(String, String, String)>,
     request: Request,
 ) -> Response {
-    let c = match ctx(
+    let (c, input, s) = match posted(
         &state,
         &headers,
         &slug,
         &service,
         format!("/{slug}/{service}/schritt/{step}/weitere"),
+        request,
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let input = match form_pairs(request).await {
-        Ok(i) => i,
-        Err(s) => return s.into_response(),
-    };
-    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return csrf_refused(&c, &service);
-    }
-    let s = match require_draft(&state, &headers, &c, &service).await {
-        Ok(s) => s,
+        Ok(x) => x,
         Err(r) => return r,
     };
     if s.draft.submitted_case.is_some() {
@@ -939,27 +952,17 @@ async fn remove_item(
     Path((slug, service, step, n)): Path<(String, String, String, String)>,
     request: Request,
 ) -> Response {
-    let c = match ctx(
+    let (c, _input, s) = match posted(
         &state,
         &headers,
         &slug,
         &service,
         format!("/{slug}/{service}"),
+        request,
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let input = match form_pairs(request).await {
-        Ok(i) => i,
-        Err(s) => return s.into_response(),
-    };
-    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return csrf_refused(&c, &service);
-    }
-    let s = match require_draft(&state, &headers, &c, &service).await {
-        Ok(s) => s,
+        Ok(x) => x,
         Err(r) => return r,
     };
     let Some(i) = parse_item(&n) else {
@@ -1088,27 +1091,17 @@ async fn submit(
     Path((slug, service)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let c = match ctx(
+    let (c, _input, s) = match posted(
         &state,
         &headers,
         &slug,
         &service,
         format!("/{slug}/{service}/pruefen"),
+        request,
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let input = match form_pairs(request).await {
-        Ok(i) => i,
-        Err(s) => return s.into_response(),
-    };
-    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return csrf_refused(&c, &service);
-    }
-    let s = match require_draft(&state, &headers, &c, &service).await {
-        Ok(s) => s,
+        Ok(x) => x,
         Err(r) => return r,
     };
     match state.app.submit(&s, c.layout.lang).await {
@@ -1272,27 +1265,17 @@ async fn save_post(
     Path((slug, service)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let c = match ctx(
+    let (c, input, s) = match posted(
         &state,
         &headers,
         &slug,
         &service,
         format!("/{slug}/{service}/speichern"),
+        request,
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let input = match form_pairs(request).await {
-        Ok(i) => i,
-        Err(s) => return s.into_response(),
-    };
-    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return csrf_refused(&c, &service);
-    }
-    let s = match require_draft(&state, &headers, &c, &service).await {
-        Ok(s) => s,
+        Ok(x) => x,
         Err(r) => return r,
     };
     let email = input.get("email").unwrap_or("").trim().to_owned();
