@@ -47,7 +47,7 @@ log "starting a throwaway PostgreSQL"
 eval "$(scripts/pg-test-cluster.sh start)"
 trap 'scripts/pg-test-cluster.sh stop' EXIT
 export RATHAUS_TEST_POSTGRES_URL
-export RATHAUS_TEST_REQUIRE_POSTGRES=1 RATHAUS_TEST_REQUIRE_ASSETS=1
+export RATHAUS_TEST_REQUIRE_POSTGRES=1 RATHAUS_TEST_REQUIRE_ASSETS=1 RATHAUS_TEST_REQUIRE_OIDC=1
 
 log "format and lints"
 cargo fmt --all -- --check

@@ -49,6 +49,8 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Staff sign-in through the operator's OpenID Connect provider, if configured.
     pub oidc: Option<OidcConfig>,
+    /// Cost of new password hashes; only test installations lower it (not a setting).
+    pub password_cost: rathaus_crypto::password::HashCost,
 }
 
 /// An address or network (`10.0.0.0/8`, `::1/128`, `192.0.2.1`).
@@ -423,6 +425,7 @@ impl Config {
             .trim_end_matches('/')
             .to_owned();
         Ok(Config {
+            password_cost: rathaus_crypto::password::HashCost::Standard,
             master_key_file: explicit_key
                 .clone()
                 .unwrap_or_else(|| data_dir.join("master.key")),
@@ -456,6 +459,7 @@ impl Config {
     /// A configuration for tests: everything under `dir`, the given database.
     pub fn for_tests(dir: &Path, database_url: &str) -> Config {
         Config {
+            password_cost: rathaus_crypto::password::HashCost::Test,
             data_dir: dir.to_path_buf(),
             database_url: database_url.to_owned(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),

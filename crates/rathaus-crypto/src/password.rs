@@ -100,7 +100,7 @@ fn is_common(lower: &str) -> bool {
     }
     let chars: Vec<char> = lower.chars().collect();
     for unit in 1..=chars.len() / 2 {
-        if chars.len() % unit == 0 && chars.chunks(unit).all(|c| c == &chars[..unit]) {
+        if chars.len().is_multiple_of(unit) && chars.chunks(unit).all(|c| c == &chars[..unit]) {
             // Repeating anything short is as weak as a listed password.
             let u: String = chars[..unit].iter().collect();
             return unit < 4 || set.contains(u.as_str()) || is_common(&u);
@@ -109,16 +109,43 @@ fn is_common(lower: &str) -> bool {
     false
 }
 
-fn argon2() -> Result<Argon2<'static>, CryptoError> {
+/// How much work a new password hash costs. Verification reads the cost from the stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashCost {
+    /// Argon2id with 64 MiB and 3 passes: what every installation uses.
+    #[default]
+    Standard,
+    /// 1 MiB and 1 pass, for test suites that create many accounts; never for real accounts.
+    Test,
+}
+
+fn argon2_with(cost: HashCost) -> Result<Argon2<'static>, CryptoError> {
+    let (m, t) = match cost {
+        HashCost::Standard => (64 * 1024, 3),
+        HashCost::Test => (1024, 1),
+    };
     let params =
-        Params::new(64 * 1024, 3, 1, None).map_err(|_| CryptoError::Format("Argon2 parameters"))?;
+        Params::new(m, t, 1, None).map_err(|_| CryptoError::Format("Argon2 parameters"))?;
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+fn argon2() -> Result<Argon2<'static>, CryptoError> {
+    argon2_with(HashCost::Standard)
 }
 
 /// The PHC string (`$argon2id$v=19$m=65536,t=3,p=1$…`) of the password with a fresh salt.
 pub fn hash_password(rng: &dyn RandomSource, password: &str) -> Result<String, CryptoError> {
+    hash_password_with(rng, password, HashCost::Standard)
+}
+
+/// Like [`hash_password`] at a chosen cost.
+pub fn hash_password_with(
+    rng: &dyn RandomSource,
+    password: &str,
+    cost: HashCost,
+) -> Result<String, CryptoError> {
     let salt: [u8; 16] = random_array(rng)?;
-    let hash = argon2()?
+    let hash = argon2_with(cost)?
         .hash_password_with_salt(password.as_bytes(), &salt)
         .map_err(|_| CryptoError::Format("password hashing failed"))?;
     Ok(hash.to_string())

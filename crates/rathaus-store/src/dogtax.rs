@@ -66,8 +66,13 @@ pub struct Dog {
 
 pub struct NewDog<'a> {
     pub id: &'a str,
+    /// The dog's number within the household; `None`: the next one. Bulk writers that know it
+    /// pass it, which spares a lookup per row.
+    pub entry_no: Option<i64>,
     pub tenant_key: &'a str,
     pub household_id: &'a str,
+    /// `active`, or `ended` for a dog taken over from an earlier register as already gone.
+    pub status: &'a str,
     pub facts: &'a Value,
     pub now: OffsetDateTime,
 }
@@ -84,6 +89,8 @@ pub struct Tag {
 }
 
 pub struct NewRegisterEvent<'a> {
+    /// The event's number within the household; `None`: the next one.
+    pub seq: Option<i64>,
     pub tenant_key: &'a str,
     pub household_id: &'a str,
     pub dog_id: Option<&'a str>,
@@ -109,6 +116,8 @@ pub struct RegisterEvent {
 
 pub struct NewNotice<'a> {
     pub id: &'a str,
+    /// The notice's number within the household; `None`: the next one.
+    pub seq: Option<i64>,
     pub tenant_key: &'a str,
     pub household_id: &'a str,
     pub year: i32,
@@ -264,6 +273,7 @@ impl Store {
 
     /// Replaces a household's holder and payment data (the previous state stays in the register's
     /// history, which the caller appends to).
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_dogtax_household(
         &self,
         tx: &mut Tx,
@@ -337,7 +347,8 @@ impl Store {
         tx: Option<&mut Tx>,
         tenant_key: &str,
     ) -> Result<Vec<Household>, StoreError> {
-        let sql = format!("{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 ORDER BY created_at, id");
+        let sql =
+            format!("{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 ORDER BY created_at, kassenzeichen");
         let rows = self.dogtax_rows_dynamic(tx, sql, args![tenant_key]).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -386,10 +397,30 @@ impl Store {
                 &to_bytes(d.facts),
             )
             .await?;
+        let entry_no = match d.entry_no {
+            Some(n) => n,
+            None => {
+                tx.fetch_one(
+                    "SELECT COALESCE(MAX(entry_no), 0) AS last FROM dogtax_dogs WHERE household_id = $1",
+                    args![d.household_id],
+                )
+                .await?
+                .i64("last")?
+                    + 1
+            }
+        };
         tx.execute(
-            "INSERT INTO dogtax_dogs (id, tenant_key, household_id, status, facts, created_at, updated_at, version)
-             VALUES ($1, $2, $3, 'active', $4, $5, $5, 1)",
-            args![d.id, d.tenant_key, d.household_id, facts, crate::now_ms(d.now)],
+            "INSERT INTO dogtax_dogs (id, tenant_key, household_id, entry_no, status, facts, created_at, updated_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
+            args![
+                d.id,
+                d.tenant_key,
+                d.household_id,
+                entry_no,
+                d.status,
+                facts,
+                crate::now_ms(d.now)
+            ],
         )
         .await?;
         Ok(())
@@ -429,7 +460,8 @@ impl Store {
         Ok(())
     }
 
-    /// The dogs of a tenant (of one household when given), in the order they were entered.
+    /// The dogs of a tenant (of one household when given), by household in the order they were
+    /// entered.
     pub async fn dogtax_dogs(
         &self,
         tx: Option<&mut Tx>,
@@ -439,12 +471,12 @@ impl Store {
         let rows = self
             .dogtax_rows(
                 tx,
-                "SELECT d.id, d.household_id, d.status, d.facts, d.created_at, d.version,
-                        (SELECT MAX(t.tag_number) FROM dogtax_tags t
-                         WHERE t.dog_id = d.id AND t.tenant_key = d.tenant_key AND t.invalidated_at IS NULL) AS tag
+                "SELECT d.id, d.household_id, d.status, d.facts, d.created_at, d.version, t.tag_number AS tag
                  FROM dogtax_dogs d
+                 LEFT JOIN dogtax_tags t
+                   ON t.dog_id = d.id AND t.tenant_key = d.tenant_key AND t.invalidated_at IS NULL
                  WHERE d.tenant_key = $1 AND ($2 IS NULL OR d.household_id = $2)
-                 ORDER BY d.created_at, d.id",
+                 ORDER BY d.household_id, d.entry_no",
                 args![tenant_key, household_id],
             )
             .await?;
@@ -542,13 +574,19 @@ impl Store {
         tx: &mut Tx,
         e: &NewRegisterEvent<'_>,
     ) -> Result<i64, StoreError> {
-        let row = tx
-            .fetch_one(
-                "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_register_events WHERE household_id = $1",
-                args![e.household_id],
-            )
-            .await?;
-        let seq = row.i64("last")? + 1;
+        let seq = match e.seq {
+            Some(n) => n,
+            None => {
+                tx.fetch_one(
+                    "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_register_events WHERE household_id = $1",
+                    args![e.household_id],
+                )
+                .await?
+                .i64("last")?
+                    + 1
+            }
+        };
+        // The sealed snapshot is bound to its number, so the number is fixed before sealing.
         let record = format!("{}:{seq}", e.household_id);
         let snapshot = self
             .seal(
@@ -620,13 +658,6 @@ impl Store {
         tx: &mut Tx,
         n: &NewNotice<'_>,
     ) -> Result<i64, StoreError> {
-        let row = tx
-            .fetch_one(
-                "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_notices WHERE household_id = $1",
-                args![n.household_id],
-            )
-            .await?;
-        let seq = row.i64("last")? + 1;
         let content = self
             .seal(
                 n.tenant_key,
@@ -634,23 +665,35 @@ impl Store {
                 &to_bytes(n.content),
             )
             .await?;
+        let seq = match n.seq {
+            Some(seq) => seq,
+            None => {
+                tx.fetch_one(
+                    "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_notices WHERE household_id = $1",
+                    args![n.household_id],
+                )
+                .await?
+                .i64("last")?
+                    + 1
+            }
+        };
         tx.execute(
-            "INSERT INTO dogtax_notices (id, tenant_key, household_id, seq, year, kind, case_id, issued_at, issued_on, content)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            args![
-                n.id,
-                n.tenant_key,
-                n.household_id,
-                seq,
-                i64::from(n.year),
-                n.kind,
-                n.case_id,
-                crate::now_ms(n.now),
-                n.issued_on,
-                content
-            ],
-        )
-        .await?;
+                "INSERT INTO dogtax_notices (id, tenant_key, household_id, seq, year, kind, case_id, issued_at, issued_on, content)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                args![
+                    n.id,
+                    n.tenant_key,
+                    n.household_id,
+                    seq,
+                    i64::from(n.year),
+                    n.kind,
+                    n.case_id,
+                    crate::now_ms(n.now),
+                    n.issued_on,
+                    content
+                ],
+            )
+            .await?;
         Ok(seq)
     }
 
@@ -676,6 +719,40 @@ impl Store {
             out.push(self.notice_from_row(tenant_key, r).await?);
         }
         Ok(out)
+    }
+
+    /// The households that have a tax or change notice for the year (without opening any).
+    pub async fn dogtax_assessed_households(
+        &self,
+        tenant_key: &str,
+        year: i32,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT DISTINCT household_id FROM dogtax_notices
+                 WHERE tenant_key = $1 AND year = $2 AND kind <> 'fee'",
+                args![tenant_key, i64::from(year)],
+            )
+            .await?;
+        rows.iter().map(|r| r.text("household_id")).collect()
+    }
+
+    /// The number of each household's latest notice, for writers of many notices at once.
+    pub async fn dogtax_last_notice_numbers(
+        &self,
+        tenant_key: &str,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT household_id, MAX(seq) AS last FROM dogtax_notices WHERE tenant_key = $1 GROUP BY household_id",
+                args![tenant_key],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.text("household_id")?, r.i64("last")?)))
+            .collect()
     }
 
     /// One notice by id, within the tenant only.
@@ -739,6 +816,22 @@ impl Store {
             Some(r) => r.opt_text("draft_id"),
             None => Ok(None),
         }
+    }
+
+    /// Refreshes the planner's statistics after a bulk change (an import, an annual run):
+    /// PostgreSQL otherwise plans the next reads for the tiny tables it last saw, and a join of
+    /// 10,000 dogs with their tags turns quadratic. SQLite needs nothing.
+    pub async fn dogtax_refresh_statistics(&self) -> Result<(), StoreError> {
+        if self.dialect() == crate::Dialect::Postgres {
+            let mut tx = self.begin().await?;
+            tx.execute(
+                "ANALYZE dogtax_households, dogtax_dogs, dogtax_tags, dogtax_register_events, dogtax_notices",
+                vec![],
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        Ok(())
     }
 
     /// How many households and active dogs a tenant's register holds.

@@ -51,6 +51,49 @@ enum Command {
     /// Staff accounts of municipalities and of the operator.
     #[command(subcommand)]
     User(UserCommand),
+    /// Dog tax (Hundesteuer): statutes, quotes, the annual assessment, the treasury's export.
+    #[command(subcommand)]
+    Dogtax(DogtaxCommand),
+}
+
+#[derive(Subcommand)]
+enum DogtaxCommand {
+    /// A municipality's Hundesteuersatzung versions.
+    #[command(subcommand)]
+    Statute(StatuteCommand),
+    /// Print the quote JSON for a request (file or - for stdin); bad input prints the problem
+    /// JSON and exits 2.
+    Quote { ags: String, file: String },
+    /// Issue every household's tax notice for a year (households already assessed are skipped).
+    Assess {
+        ags: String,
+        #[arg(long)]
+        year: i32,
+        /// The date the notices bear (default today).
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        date: Option<String>,
+        /// Also render the notices as PDF files into this directory.
+        #[arg(long, value_name = "DIR")]
+        pdf: Option<PathBuf>,
+    },
+    /// Write the direct debits (SEPA pain.008.001.02) and expected transfers (CSV) due on a day.
+    Export {
+        ags: String,
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        due: String,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Take over an existing register: one household per line of JSON (see the README).
+    Import { ags: String, file: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum StatuteCommand {
+    /// Store a statute version from its JSON file (same valid_from: a new revision).
+    Set { ags: String, file: PathBuf },
+    /// Print the statute versions in force, oldest first, in the file format.
+    Show { ags: String },
 }
 
 #[derive(Subcommand)]
@@ -210,6 +253,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, AppError> {
             }
         }
         Command::User(cmd) => user(cmd, open(config, Schema::Migrate).await?).await,
+        Command::Dogtax(cmd) => dogtax(cmd, open(config, Schema::Migrate).await?).await,
         Command::Keys(KeysCommand::RotateMaster) => {
             let app = open(config, Schema::RequireCurrent).await?;
             let n = app.rotate_master_key(&Actor::Cli).await?;
@@ -399,7 +443,8 @@ async fn user(cmd: UserCommand, app: App) -> Result<ExitCode, AppError> {
                 Some(t) => Some(rathaus_app::tenants::resolve(&app, t).await?),
                 None => None,
             };
-            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+            let name =
+                name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
             let (who, link) = app
                 .add_staff(&Actor::Cli, tenant.as_ref(), role, &email, &name, &services)
                 .await?;
@@ -407,13 +452,20 @@ async fn user(cmd: UserCommand, app: App) -> Result<ExitCode, AppError> {
                 "created account {} ({}{}); send this one-time link to the person (valid 7 days):",
                 who.user_id,
                 role.code(),
-                tenant.map(|t| format!(", {}", t.title())).unwrap_or_default()
+                tenant
+                    .map(|t| format!(", {}", t.title()))
+                    .unwrap_or_default()
             );
             println!("{link}");
         }
         UserCommand::List { tenant } => {
             let key = match &tenant {
-                Some(t) => Some(rathaus_app::tenants::resolve(&app, t).await?.key.to_string()),
+                Some(t) => Some(
+                    rathaus_app::tenants::resolve(&app, t)
+                        .await?
+                        .key
+                        .to_string(),
+                ),
                 None => None,
             };
             let list = app.list_staff(key.as_deref()).await?;
@@ -424,7 +476,11 @@ async fn user(cmd: UserCommand, app: App) -> Result<ExitCode, AppError> {
                     u.tenant_key.as_deref().unwrap_or("-"),
                     u.role.code(),
                     if u.disabled { "disabled" } else { "enabled" },
-                    if u.enrolled { "enrolled" } else { "not enrolled" },
+                    if u.enrolled {
+                        "enrolled"
+                    } else {
+                        "not enrolled"
+                    },
                     u.email
                 );
             }
@@ -434,14 +490,22 @@ async fn user(cmd: UserCommand, app: App) -> Result<ExitCode, AppError> {
             let changed = app.set_staff_disabled(&Actor::Cli, &id, true).await?;
             println!(
                 "account {id} {}; its sessions have ended",
-                if changed { "disabled" } else { "was already disabled" }
+                if changed {
+                    "disabled"
+                } else {
+                    "was already disabled"
+                }
             );
         }
         UserCommand::Enable { id } => {
             let changed = app.set_staff_disabled(&Actor::Cli, &id, false).await?;
             println!(
                 "account {id} {}",
-                if changed { "enabled" } else { "was already enabled" }
+                if changed {
+                    "enabled"
+                } else {
+                    "was already enabled"
+                }
             );
         }
         UserCommand::Reset { id, second_factor } => {
@@ -575,4 +639,186 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+fn dogtax_date(text: &str, option: &str) -> Result<rathaus_app::dogtax::Date, AppError> {
+    rathaus_domain::service::form::parse_date(text)
+        .filter(|_| text.len() == 10 && text.as_bytes().get(4) == Some(&b'-'))
+        .ok_or_else(|| AppError::BadInput(format!("{option} takes a date like 2027-02-15")))
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), AppError> {
+    let text =
+        serde_json::to_string_pretty(value).map_err(|e| AppError::Internal(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
+    use rathaus_app::dogtax;
+    match cmd {
+        DogtaxCommand::Statute(StatuteCommand::Set { ags, file }) => {
+            let json = std::fs::read_to_string(&file)
+                .map_err(|e| AppError::BadInput(format!("cannot read {}: {e}", file.display())))?;
+            let set = app.set_dogtax_statute(&Actor::Cli, &ags, &json).await?;
+            println!(
+                "{} ({}): statute valid from {} stored (revision {})",
+                set.tenant.title(),
+                set.tenant.key,
+                set.valid_from,
+                set.revision
+            );
+        }
+        DogtaxCommand::Statute(StatuteCommand::Show { ags }) => {
+            let tenant = app.dogtax_municipality(&ags).await?;
+            let history = app.dogtax_statutes(&tenant).await?;
+            if history.is_empty() {
+                eprintln!("{} has no dog-tax statute yet", tenant.title());
+            }
+            let versions: Vec<serde_json::Value> =
+                history.versions().iter().map(|s| s.to_value()).collect();
+            print_json(&serde_json::Value::Array(versions))?;
+        }
+        DogtaxCommand::Quote { ags, file } => {
+            let text = if file == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| AppError::BadInput(format!("cannot read stdin: {e}")))?;
+                text
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| AppError::BadInput(format!("cannot read {file}: {e}")))?
+            };
+            let Ok(request) = serde_json::from_str::<serde_json::Value>(&text) else {
+                print_json(&dogtax::not_json_problem())?;
+                eprintln!("error: the request is not valid JSON");
+                return Ok(ExitCode::from(2));
+            };
+            match app.dogtax_quote(&ags, &request).await {
+                Ok(quote) => print_json(
+                    &serde_json::to_value(&quote).map_err(|e| AppError::Internal(e.to_string()))?,
+                )?,
+                Err(dogtax::QuoteError::Failed(e)) => return Err(e),
+                Err(e) => {
+                    if let Some(problem) = dogtax::quote_problem(&e) {
+                        print_json(&problem)?;
+                        eprintln!(
+                            "error: {}",
+                            problem["detail"]
+                                .as_str()
+                                .unwrap_or("the request is invalid")
+                        );
+                    }
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+        DogtaxCommand::Assess {
+            ags,
+            year,
+            date,
+            pdf,
+        } => {
+            let date = date.map(|d| dogtax_date(&d, "--date")).transpose()?;
+            let started = std::time::Instant::now();
+            let bar = ProgressBar::new();
+            let r = app
+                .dogtax_assess(&Actor::Cli, &ags, year, date, pdf.as_deref(), &bar)
+                .await?;
+            println!(
+                "{year}: {} notices issued on {} ({} households, {} already assessed, {} without dogs); tax {} EUR; {:.1} s",
+                r.issued,
+                r.issued_on,
+                r.households,
+                r.already_assessed,
+                r.without_dogs,
+                r.total,
+                started.elapsed().as_secs_f64()
+            );
+            if let Some(dir) = pdf {
+                println!("{} PDFs in {}", r.pdfs.len(), dir.display());
+            }
+        }
+        DogtaxCommand::Export { ags, due, out } => {
+            let due = dogtax_date(&due, "--due")?;
+            let r = app.dogtax_export(&Actor::Cli, &ags, due, &out).await?;
+            match &r.xml {
+                Some(xml) => println!(
+                    "{} direct debits, {} EUR: {}",
+                    r.debits,
+                    r.debit_sum,
+                    xml.display()
+                ),
+                None => println!("no direct debits due on {due}"),
+            }
+            println!(
+                "{} transfers expected, {} EUR: {}",
+                r.transfers,
+                r.transfer_sum,
+                r.csv.display()
+            );
+        }
+        DogtaxCommand::Import { ags, file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| AppError::BadInput(format!("cannot read {}: {e}", file.display())))?;
+            let started = std::time::Instant::now();
+            let r = app
+                .dogtax_import(&Actor::Cli, &ags, &text, &ProgressBar::new())
+                .await?;
+            println!(
+                "imported {} households with {} dogs ({:.1} s)",
+                r.households,
+                r.dogs,
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on stderr: redrawn in place on a terminal, a line every 10 % otherwise.
+struct ProgressBar {
+    state: std::sync::Mutex<(String, usize, usize)>,
+    tty: bool,
+}
+
+impl ProgressBar {
+    fn new() -> ProgressBar {
+        ProgressBar {
+            state: std::sync::Mutex::new((String::new(), 0, usize::MAX)),
+            tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+}
+
+impl rathaus_app::dogtax::Progress for ProgressBar {
+    fn begin(&self, phase: &str, total: usize) {
+        if let Ok(mut s) = self.state.lock() {
+            *s = (phase.to_owned(), total, usize::MAX);
+        }
+    }
+
+    fn advance(&self, done: usize) {
+        let Ok(mut s) = self.state.lock() else { return };
+        let total = s.1.max(1);
+        let percent = done.min(total) * 100 / total;
+        let step = if self.tty { percent } else { percent / 10 * 10 };
+        if step == s.2 {
+            return;
+        }
+        s.2 = step;
+        let filled = percent * 30 / 100;
+        let bar = format!("{}{}", "#".repeat(filled), "-".repeat(30 - filled));
+        if self.tty {
+            eprint!("\r{:<9} [{bar}] {done}/{} {percent:>3}%", s.0, s.1);
+        } else {
+            eprintln!("{:<9} [{bar}] {done}/{} {percent:>3}%", s.0, s.1);
+        }
+    }
+
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
 }

@@ -84,11 +84,15 @@ impl App {
         }
         let assessed: HashSet<String> = self
             .store
-            .dogtax_notices(None, key, None, Some(year))
+            .dogtax_assessed_households(key, year)
             .await?
             .into_iter()
-            .filter(|n| n.kind != "fee")
-            .map(|n| n.household_id)
+            .collect();
+        let last_numbers: HashMap<String, i64> = self
+            .store
+            .dogtax_last_notice_numbers(key)
+            .await?
+            .into_iter()
             .collect();
         let statute = s.history.valid_on(first_of_year(year));
         let mut report = AssessReport {
@@ -186,6 +190,7 @@ impl App {
                 .insert_dogtax_notice(
                     &mut tx,
                     &NewNotice {
+                        seq: Some(last_numbers.get(&h.id).copied().unwrap_or(0) + 1),
                         id: &id,
                         tenant_key: key,
                         household_id: &h.id,
@@ -224,6 +229,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        self.store.dogtax_refresh_statistics().await?;
         if let Some(dir) = pdf_dir {
             report.pdfs = write_pdfs(dir, contents, progress).await?;
         }

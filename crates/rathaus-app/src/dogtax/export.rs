@@ -6,6 +6,7 @@
 //! collection uses sequence type RCUR: since November 2016 the SEPA rulebook lets a first
 //! collection go as RCUR, which spares the treasury tracking first collections.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rathaus_domain::localtime::to_berlin;
@@ -38,8 +39,8 @@ struct Claim {
     payment: PaymentFacts,
     amount: Decimal,
     purpose: String,
-    /// Distinguishes the claims of one household on one day (tax, fee).
-    suffix: &'static str,
+    /// Tells the claims of one household on one day apart: the tax year, or G for a fee.
+    tag: String,
 }
 
 /// Text as the SEPA character set allows it (EPC Latin set plus the German umlauts and ß that the
@@ -177,11 +178,21 @@ impl App {
         let due_text = due.to_string();
         let households = self.store.dogtax_households(None, key).await?;
         let notices = self.store.dogtax_notices(None, key, None, None).await?;
+        let mut by_household: HashMap<&str, Vec<&rathaus_store::dogtax::Notice>> = HashMap::new();
+        for n in &notices {
+            by_household
+                .entry(n.household_id.as_str())
+                .or_default()
+                .push(n);
+        }
         let mut claims = Vec::new();
         for h in &households {
-            let mine: Vec<NoticeContent> = notices
+            let mine: Vec<NoticeContent> = by_household
+                .get(h.id.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or_default()
                 .iter()
-                .filter(|n| n.household_id == h.id && n.issued_on <= due_text)
+                .filter(|n| n.issued_on <= due_text)
                 .map(|n| {
                     serde_json::from_value(n.content.clone())
                         .map_err(|e| AppError::Internal(format!("notice {}: {e}", n.id)))
@@ -191,12 +202,22 @@ impl App {
                 .map_err(|e| AppError::Internal(e.to_string()))?;
             let payment: PaymentFacts = serde_json::from_value(h.payment.clone())
                 .map_err(|e| AppError::Internal(e.to_string()))?;
-            // The notices come in the order of issue; the last one of the year is in force.
-            if let Some(tax) = mine
+            // The notices come in the order of issue; the last one of each year is in force. A
+            // year's last installment may fall due early the next year, so every year counts.
+            let mut years: Vec<i32> = mine
                 .iter()
-                .filter(|c| c.year == due.year() && c.kind != super::NoticeKind::Fee)
-                .next_back()
-            {
+                .filter(|c| c.kind != super::NoticeKind::Fee)
+                .map(|c| c.year)
+                .collect();
+            years.sort_unstable();
+            years.dedup();
+            for year in years {
+                let Some(tax) = mine
+                    .iter()
+                    .rfind(|c| c.year == year && c.kind != super::NoticeKind::Fee)
+                else {
+                    continue;
+                };
                 let amount = tax.due_on(&due_text);
                 if amount > Decimal::ZERO {
                     claims.push(Claim {
@@ -205,12 +226,11 @@ impl App {
                         payment: payment.clone(),
                         amount,
                         purpose: format!(
-                            "Hundesteuer {} Kassenzeichen {} faellig {}",
-                            due.year(),
+                            "Hundesteuer {year} Kassenzeichen {} faellig {}",
                             h.kassenzeichen,
                             super::notice::german_date(&due_text)
                         ),
-                        suffix: "S",
+                        tag: year.to_string(),
                     });
                 }
             }
@@ -226,7 +246,7 @@ impl App {
                     payment,
                     amount: fees,
                     purpose: format!("Gebuehr Ersatzmarke Kassenzeichen {}", h.kassenzeichen),
-                    suffix: "G",
+                    tag: "G".to_owned(),
                 });
             }
         }
@@ -399,7 +419,7 @@ impl App {
                         c.kassenzeichen
                     ))
                 })?;
-            let end_to_end = sepa_text(&format!("{}-{}-{}", c.kassenzeichen, due, c.suffix), 35);
+            let end_to_end = sepa_text(&format!("{}-{}-{}", c.kassenzeichen, c.tag, due), 35);
             let debtor = c
                 .payment
                 .account_holder

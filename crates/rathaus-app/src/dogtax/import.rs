@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::assess::Progress;
 use super::facts::{DogFacts, HolderFacts, PaymentFacts};
-use super::register::{kassenzeichen, tag_number};
+use super::register::{KASSENZEICHEN_SERIES, TAG_SERIES, kassenzeichen, tag_number};
 use crate::{Actor, App, AppError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,10 +116,10 @@ impl App {
             }
             let line: Line = serde_json::from_str(raw).map_err(|e| {
                 AppError::BadInput(format!(
-                    "line {}: not a register line (column {}: {})",
+                    "line {}: not a register line (column {}: {:?})",
                     n + 1,
                     e.column(),
-                    format!("{:?}", e.classify())
+                    e.classify()
                 ))
             })?;
             check(&line).map_err(|m| AppError::BadInput(format!("line {}: {m}", n + 1)))?;
@@ -144,7 +144,9 @@ impl App {
             let id = new_record_id(self.rng.as_ref())?;
             let kz = match &line.kassenzeichen {
                 Some(k) => k.clone(),
-                None => kassenzeichen(next_reference_number(&mut tx, key, "HUNDEKASSE", 0).await?),
+                None => kassenzeichen(
+                    next_reference_number(&mut tx, key, KASSENZEICHEN_SERIES, 0).await?,
+                ),
             };
             let holder = serde_json::to_value(&line.holder)
                 .map_err(|e| AppError::Internal(e.to_string()))?;
@@ -172,42 +174,43 @@ impl App {
                     other => other.into(),
                 })?;
             let mut entries = Vec::new();
-            for facts in &line.dogs {
+            for (n, facts) in line.dogs.iter().enumerate() {
                 let dog_id = new_record_id(self.rng.as_ref())?;
-                let tag = tag_number(next_reference_number(&mut tx, key, "HUNDEMARKE", 0).await?);
                 let facts_v =
                     serde_json::to_value(facts).map_err(|e| AppError::Internal(e.to_string()))?;
+                // A dog the earlier register knows as gone is taken over as ended, without a tag.
+                let ended = facts.kept_until.is_some();
                 self.store
                     .insert_dogtax_dog(
                         &mut tx,
                         &NewDog {
+                            entry_no: Some(i64::try_from(n).unwrap_or(i64::MAX - 1) + 1),
                             id: &dog_id,
                             tenant_key: key,
                             household_id: &id,
+                            status: if ended { "ended" } else { "active" },
                             facts: &facts_v,
                             now,
                         },
                     )
                     .await?;
-                let ended = facts.kept_until.is_some();
-                if ended {
-                    // Imported as ended: the facts say so, the status must agree.
-                    self.store
-                        .update_dogtax_dog(&mut tx, key, &dog_id, "ended", &facts_v, 1, now)
-                        .await?;
+                let tag = if ended {
+                    None
                 } else {
+                    let tag = tag_number(next_reference_number(&mut tx, key, TAG_SERIES, 0).await?);
                     self.store
                         .insert_dogtax_tag(&mut tx, key, &tag, &dog_id, now)
                         .await?;
-                }
-                entries
-                    .push(json!({"id": dog_id, "tag": (!ended).then_some(tag), "facts": facts_v}));
+                    Some(tag)
+                };
+                entries.push(json!({"id": dog_id, "tag": tag, "facts": facts_v}));
                 report.dogs += 1;
             }
             self.store
                 .append_dogtax_event(
                     &mut tx,
                     &NewRegisterEvent {
+                        seq: Some(1),
                         tenant_key: key,
                         household_id: &id,
                         dog_id: None,
@@ -241,6 +244,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        self.store.dogtax_refresh_statistics().await?;
         Ok(report)
     }
 }

@@ -707,12 +707,7 @@ pub fn render(contents: &[NoticeContent]) -> Result<Vec<u8>, AppError> {
         .last()
         .and_then(|l| l.split_once(' ').map(|(_, city)| city.to_owned()))
         .unwrap_or_else(|| first.authority.title.clone());
-    let title = if contents.len() > 1 {
-        let years: Vec<String> = contents.iter().map(|c| c.year.to_string()).collect();
-        format!("{} ({})", first.title(), years.join(", "))
-    } else {
-        first.title()
-    };
+    let title = super::register::document_title(contents);
     let mut reference_lines = vec![("Kassenzeichen".to_owned(), first.kassenzeichen.clone())];
     if let Some(r) = &first.case_reference {
         reference_lines.push(("Aktenzeichen".to_owned(), r.clone()));

@@ -31,8 +31,8 @@ use super::{DEREGISTRATION, DecisionDocument, REGISTRATION, REPLACEMENT_TAG};
 use crate::{Actor, App, AppError};
 
 /// Counter prefixes of the municipality's own series (kept apart from case references by year 0).
-const TAG_SERIES: &str = "HUNDEMARKE";
-const KASSENZEICHEN_SERIES: &str = "HUNDEKASSE";
+pub(crate) const TAG_SERIES: &str = "HUNDEMARKE";
+pub(crate) const KASSENZEICHEN_SERIES: &str = "HUNDEKASSE";
 
 /// How far back a late registration is taxed: the four years of the assessment period
 /// (Festsetzungsfrist, § 169 AO via § 12 KAG Bbg).
@@ -119,7 +119,7 @@ fn engine_error(year: i32, errors: Vec<rathaus_domain::dogtax::FieldError>) -> A
 }
 
 /// The notices of one household and year, latest last (fee notices left out).
-fn tax_notices<'a>(notices: &'a [Notice], year: i32) -> Vec<&'a Notice> {
+fn tax_notices(notices: &[Notice], year: i32) -> Vec<&Notice> {
     notices
         .iter()
         .filter(|n| n.year == year && n.kind != "fee")
@@ -298,6 +298,7 @@ impl App {
                         .append_dogtax_event(
                             tx,
                             &NewRegisterEvent {
+                                seq: None,
                                 tenant_key: tenant,
                                 household_id: &h.id,
                                 dog_id: None,
@@ -336,6 +337,7 @@ impl App {
                     .append_dogtax_event(
                         tx,
                         &NewRegisterEvent {
+                                seq: None,
                             tenant_key: tenant,
                             household_id: &id,
                             dog_id: None,
@@ -361,9 +363,11 @@ impl App {
                 .insert_dogtax_dog(
                     tx,
                     &NewDog {
+                        entry_no: None,
                         id: &id,
                         tenant_key: tenant,
                         household_id: &household_id,
+                        status: "active",
                         facts: &facts_v,
                         now: s.now,
                     },
@@ -376,6 +380,7 @@ impl App {
                 .append_dogtax_event(
                     tx,
                     &NewRegisterEvent {
+                        seq: None,
                         tenant_key: tenant,
                         household_id: &household_id,
                         dog_id: Some(&id),
@@ -610,6 +615,7 @@ impl App {
             .insert_dogtax_notice(
                 tx,
                 &NewNotice {
+                    seq: None,
                     id: &id,
                     tenant_key: s.tenant.key.as_str(),
                     household_id,
@@ -749,6 +755,7 @@ impl App {
             .append_dogtax_event(
                 tx,
                 &NewRegisterEvent {
+                    seq: None,
                     tenant_key: tenant,
                     household_id: &household.id,
                     dog_id: Some(&dog.row.id),
@@ -908,6 +915,7 @@ impl App {
             .append_dogtax_event(
                 tx,
                 &NewRegisterEvent {
+                                seq: None,
                     tenant_key: tenant,
                     household_id: &household.id,
                     dog_id: Some(&dog.row.id),
@@ -962,6 +970,7 @@ impl App {
             .insert_dogtax_notice(
                 tx,
                 &NewNotice {
+                    seq: None,
                     id: &id,
                     tenant_key: tenant,
                     household_id: &household.id,
@@ -1035,13 +1044,32 @@ impl App {
     }
 }
 
-fn document_title(contents: &[NoticeContent]) -> String {
-    match contents {
-        [one] => one.title(),
-        [first, ..] => {
-            let years: Vec<String> = contents.iter().map(|c| c.year.to_string()).collect();
-            format!("{} ({})", first.title(), years.join(", "))
+/// "Hundesteuerbescheid 2026", or for several years e.g. "Hundesteuerbescheid 2025 und
+/// Änderungsbescheid Hundesteuer 2026".
+pub(crate) fn document_title(contents: &[NoticeContent]) -> String {
+    if let [one] = contents {
+        return one.title();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for kind in [NoticeKind::Tax, NoticeKind::Change, NoticeKind::Fee] {
+        let years: Vec<String> = contents
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.year.to_string())
+            .collect();
+        if years.is_empty() {
+            continue;
         }
-        [] => "Bescheid".to_owned(),
+        let years = years.join(", ");
+        parts.push(match kind {
+            NoticeKind::Tax => format!("Hundesteuerbescheid {years}"),
+            NoticeKind::Change => format!("Änderungsbescheid Hundesteuer {years}"),
+            NoticeKind::Fee => "Gebührenbescheid Ersatz-Steuermarke".to_owned(),
+        });
+    }
+    if parts.is_empty() {
+        "Bescheid".to_owned()
+    } else {
+        parts.join(" und ")
     }
 }

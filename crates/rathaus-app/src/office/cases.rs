@@ -604,8 +604,16 @@ impl App {
         }
         match self.apply_decision(tx, case, &actor(who)).await? {
             Some(doc) => {
-                let ev = NewCaseEvent { at: self.now(), actor: &actor(who).audit_name(), kind: "register", status: None, note: Some(&doc.summary) };
-                self.store.append_case_event(tx, &case.tenant_key, &case.id, &ev).await?;
+                let ev = NewCaseEvent {
+                    at: self.now(),
+                    actor: &actor(who).audit_name(),
+                    kind: "register",
+                    status: None,
+                    note: Some(&doc.summary),
+                };
+                self.store
+                    .append_case_event(tx, &case.tenant_key, &case.id, &ev)
+                    .await?;
                 Ok(vec![(doc.title, doc.pdf)])
             }
             None => Ok(Vec::new()),

@@ -144,7 +144,8 @@ pub(crate) async fn hash_password(app: &App, password: &str) -> Result<String, A
     let _permit = acquire_hashing().await?;
     let rng = app.rng.clone();
     let pw = password.to_owned();
-    tokio::task::spawn_blocking(move || password::hash_password(rng.as_ref(), &pw))
+    let cost = app.config.password_cost;
+    tokio::task::spawn_blocking(move || password::hash_password_with(rng.as_ref(), &pw, cost))
         .await
         .map_err(|e| AppError::Internal(format!("hashing task: {e}")))?
         .map_err(AppError::from)

@@ -34,13 +34,14 @@ CREATE TABLE dogtax_dogs (
     id           TEXT PRIMARY KEY,
     tenant_key   TEXT NOT NULL REFERENCES tenants (key),
     household_id TEXT NOT NULL REFERENCES dogtax_households (id),
+    entry_no     BIGINT NOT NULL,               -- order of entry within the household (ties in the statute's ranking)
     status       TEXT NOT NULL,                  -- active or ended
     facts        BYTEA NOT NULL,                  -- sealed JSON: name, breed, dates, chip, decisions
     created_at   BIGINT NOT NULL,
     updated_at   BIGINT NOT NULL,
     version      BIGINT NOT NULL DEFAULT 1
 );
-CREATE INDEX dogtax_dogs_household ON dogtax_dogs (household_id);
+CREATE UNIQUE INDEX dogtax_dogs_household ON dogtax_dogs (household_id, entry_no);
 CREATE INDEX dogtax_dogs_tenant ON dogtax_dogs (tenant_key, status);
 
 -- Tax tags (Steuermarken) from the municipality's own series; a lost tag is invalidated, and its
@@ -55,6 +56,8 @@ CREATE TABLE dogtax_tags (
     PRIMARY KEY (tenant_key, tag_number)
 );
 CREATE INDEX dogtax_tags_dog ON dogtax_tags (dog_id);
+-- A dog wears one valid tag at a time.
+CREATE UNIQUE INDEX dogtax_tags_valid ON dogtax_tags (dog_id) WHERE invalidated_at IS NULL;
 
 -- The history of the register: appended, never rewritten. Each event keeps a sealed snapshot of
 -- the entry after the change.

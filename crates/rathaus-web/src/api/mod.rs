@@ -1,9 +1,49 @@
 //! The REST API (`/api/v1/…`): JSON in, JSON out, errors as RFC 9457 problem details.
 
-use axum::Router;
+mod dogtax;
+mod ratelimit;
+
+use std::sync::Arc;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Extension, Router};
 
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
+    // One limiter per router, i.e. per node: a cluster of n nodes lets a client through n times
+    // as often. Good enough against a script hammering one node; not a quota.
+    let quote_limit = Arc::new(ratelimit::RateLimiter::new(
+        ratelimit::QUOTE_BURST,
+        ratelimit::QUOTE_REFILL,
+    ));
     Router::new()
+        .route("/tenants/{ags}/dog-tax/quote", post(dogtax::quote))
+        .layer(Extension(quote_limit))
+}
+
+/// JSON with the given status and content type.
+pub(crate) fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: &serde_json::Value,
+) -> Response {
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// An RFC 9457 problem document (`application/problem+json`) with its status.
+pub(crate) fn problem(body: &serde_json::Value) -> Response {
+    let status = body
+        .get("status")
+        .and_then(serde_json::Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, "application/problem+json", body)
 }

@@ -205,7 +205,10 @@ fn event_text(kind: &str, status: Option<&str>, note: Option<&str>) -> (String, 
         "note" => ("Interne Notiz".into(), true),
         "question" => ("Rückfrage an Bürger/in".into(), false),
         "answer" => ("Antwort von Bürger/in".into(), false),
-                "decision_proposed" => ("Entscheidung vorgeschlagen (Vier-Augen-Prinzip)".into(), true),
+        "decision_proposed" => (
+            "Entscheidung vorgeschlagen (Vier-Augen-Prinzip)".into(),
+            true,
+        ),
         "register" => ("Register fortgeschrieben".into(), true),
         "decision" => (
             format!(

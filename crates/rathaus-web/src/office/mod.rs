@@ -18,12 +18,4 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 /// The signed-in staff member, or a redirect to the sign-in page.
-// Until sign-in lands every office page redirects there.
-pub(crate) async fn require_staff(
-    _state: &AppState,
-    _headers: &axum::http::HeaderMap,
-) -> Result<rathaus_domain::staff::StaffIdentity, axum::response::Response> {
-    Err(axum::response::IntoResponse::into_response(
-        axum::response::Redirect::to("/verwaltung/anmelden"),
-    ))
-}
+pub(crate) use auth::require_staff;

@@ -1,0 +1,68 @@
+//! `POST /api/v1/tenants/{ags}/dog-tax/quote`: the year's dog tax for a household under the
+//! municipality's statute. Public and rate-limited per client address; the same request and
+//! response JSON as `rathaus dogtax quote`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rathaus_app::dogtax::{self, QuoteError};
+
+use super::ratelimit::RateLimiter;
+use super::{json_response, problem};
+use crate::AppState;
+
+pub(crate) async fn quote(
+    State(state): State<AppState>,
+    Path(ags): Path<String>,
+    request: Request,
+) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(limiter) = request.extensions().get::<Arc<RateLimiter>>()
+        && let Err(wait) = limiter.check(client, Instant::now())
+    {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let mut response = problem(&dogtax::problem(
+            429,
+            &format!("too many requests from this address; try again in {seconds} s"),
+            &[],
+        ));
+        if let Ok(v) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return response;
+    }
+    let limit = state.web.max_body_bytes;
+    let Ok(body) = axum::body::to_bytes(request.into_body(), limit).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return problem(&dogtax::not_json_problem());
+    };
+    match state.app.dogtax_quote(&ags, &value).await {
+        Ok(quote) => match serde_json::to_value(&quote) {
+            Ok(v) => json_response(StatusCode::OK, "application/json", &v),
+            Err(e) => internal(&e.to_string()),
+        },
+        Err(QuoteError::Failed(e)) => internal(&e.to_string()),
+        Err(e) => match dogtax::quote_problem(&e) {
+            Some(p) => problem(&p),
+            None => internal("quote failed"),
+        },
+    }
+}
+
+fn internal(error: &str) -> Response {
+    tracing::error!(error, "dog-tax quote failed");
+    problem(&dogtax::problem(
+        500,
+        "the quote could not be computed; please try again later",
+        &[],
+    ))
+}

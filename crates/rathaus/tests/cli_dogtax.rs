@@ -1,0 +1,373 @@
+//! `rathaus dogtax …` as a process, the way an operator and the treasury use it, and the proof
+//! that the CLI and the HTTP API give the same quote for the same input.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .unwrap()
+        .to_path_buf()
+}
+
+struct Installation {
+    dir: tempfile::TempDir,
+}
+
+impl Installation {
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_rathaus"));
+        c.args(args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("RATHAUS_DATA_DIR", self.dir.path())
+            .env("RATHAUS_LOG_LEVEL", "warn");
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn file(&self, name: &str, content: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}{}", text(&out.stdout), text(&out.stderr)))
+}
+
+/// Starts `rathaus demo` (seeding the pilots with their statutes) on a free port.
+fn start_demo(inst: &Installation) -> (Child, String) {
+    let mut child = inst
+        .cmd(&["demo"])
+        .env("RATHAUS_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        assert!(Instant::now() < deadline, "server did not start");
+        match lines.next() {
+            Some(Ok(line)) if line.starts_with("listening on ") => {
+                let url = line.trim_start_matches("listening on ").to_owned();
+                std::thread::spawn(move || for _ in lines {});
+                return (child, url);
+            }
+            Some(Ok(_)) => continue,
+            _ => panic!("server exited early"),
+        }
+    }
+}
+
+fn http_post(base: &str, path: &str, body: &str) -> (u16, String, Value) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    let status = resp
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = resp.split_once("\r\n\r\n").unwrap();
+    let content_type = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-type: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_default();
+    (status, content_type, serde_json::from_str(body).unwrap())
+}
+
+fn stop(mut child: Child) {
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+#[cfg(unix)]
+#[test]
+fn cli_and_api_give_identical_quotes_and_the_treasury_gets_its_files() {
+    let inst = Installation {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let (server, url) = start_demo(&inst);
+
+    // The demo's statute, as the tenant admin would see it.
+    let out = inst.run(&["dogtax", "statute", "show", "12060181"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let shown = json_of(&out);
+    assert_eq!(shown.as_array().unwrap().len(), 1);
+    assert_eq!(shown[0]["rates"], json!(["46.00", "76.00", "122.00"]));
+    assert_eq!(shown[0]["dangerous_rates"], json!(["409.00", "512.00"]));
+    let out = inst.run(&["dogtax", "statute", "show", "12069448"]);
+    assert_eq!(
+        json_of(&out)[0]["rates"],
+        json!(["50.00", "70.00", "100.00"])
+    );
+
+    let path = "/api/v1/tenants/12060181/dog-tax/quote";
+    let requests = [
+        json!({"year": 2026, "assessment_date": "2026-03-20", "dogs": [
+            {"name": "Bello", "kept_from": "2025-05-10", "kept_until": null, "dangerous": false, "exemption": null, "reduction": null},
+            {"name": "Rocky", "kept_from": "2026-01-15", "dangerous": true},
+            {"name": "Emma", "kept_from": "2026-06-30", "kept_until": "2026-10-02", "reduction": "sachkunde"}]}),
+        json!({"year": 2026, "assessment_date": "2026-01-05", "dogs": [
+            {"name": "Luna", "kept_from": "2026-02-01", "exemption": "shelter"}]}),
+    ];
+    for (i, request) in requests.iter().enumerate() {
+        let file = inst.file(&format!("request-{i}.json"), &request.to_string());
+        let out = inst.run(&["dogtax", "quote", "12060181", &file]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let cli = json_of(&out);
+        let (status, content_type, api) = http_post(&url, path, &request.to_string());
+        assert_eq!((status, content_type.as_str()), (200, "application/json"));
+        assert_eq!(cli, api, "CLI and API differ for request {i}");
+        assert_eq!(cli["tenant"], "12060181");
+    }
+    // Standard input works too.
+    let out = inst.run_with_stdin(
+        &["dogtax", "quote", "12060181", "-"],
+        &requests[0].to_string(),
+    );
+    assert!(out.status.success());
+    assert_eq!(json_of(&out)["total"], "433.59");
+
+    // Bad input: the same problem document from both, exit code 2 from the CLI.
+    let bad = json!({"year": 2026, "dogs": [
+        {"name": "Bello", "kept_from": "2026-05-10", "kept_until": "2026-01-01", "exemption": "vip"},
+        {"name": "Rex", "kept_from": "2026-13-01"}]});
+    let file = inst.file("bad.json", &bad.to_string());
+    let out = inst.run(&["dogtax", "quote", "12060181", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    let cli = json_of(&out);
+    let (status, content_type, api) = http_post(&url, path, &bad.to_string());
+    assert_eq!(
+        (status, content_type.as_str()),
+        (422, "application/problem+json")
+    );
+    assert_eq!(cli, api);
+    let fields: Vec<&str> = cli["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        fields,
+        vec![
+            "dogs[1].kept_from",
+            "dogs[0].kept_until",
+            "dogs[0].exemption"
+        ]
+    );
+    let out = inst.run_with_stdin(&["dogtax", "quote", "12060181", "-"], "{oops");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_of(&out)["errors"][0]["field"], "");
+    // An AGS that offers nothing: 404 from the API, exit 2 from the CLI.
+    let out = inst.run(&["dogtax", "quote", "12060005", &file]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(json_of(&out)["status"], 404);
+    let (status, _, api) = http_post(&url, "/api/v1/tenants/12060005/dog-tax/quote", "{}");
+    assert_eq!((status, api["status"].clone()), (404, json!(404)));
+
+    // A new statute version from 2027: both sides apply it at once.
+    let mut v: Value = serde_json::from_str(rathaus_domain::dogtax::demo::PANKETAL_JSON).unwrap();
+    v["valid_from"] = json!("2027-01-01");
+    v["rates"] = json!(["60.00", "90.00", "150.00"]);
+    let statute = inst.file("statute-2027.json", &v.to_string());
+    let out = inst.run(&["dogtax", "statute", "set", "12060181", &statute]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "Gemeinde Panketal (12060181): statute valid from 2027-01-01 stored (revision 1)"
+    );
+    let request = json!({"year": 2027, "assessment_date": "2027-01-02", "dogs": [{"name": "Bello", "kept_from": "2025-05-10"}]});
+    let file = inst.file("request-2027.json", &request.to_string());
+    let cli = json_of(&inst.run(&["dogtax", "quote", "12060181", &file]));
+    let (_, _, api) = http_post(&url, path, &request.to_string());
+    assert_eq!(cli, api);
+    assert_eq!(cli["total"], "60.00");
+    v["rates"] = json!(["60.00", "x"]);
+    let statute = inst.file("statute-bad.json", &v.to_string());
+    let out = inst.run(&["dogtax", "statute", "set", "12060181", &statute]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("rates[1]"),
+        "{}",
+        text(&out.stderr)
+    );
+    stop(server);
+
+    // The register of an earlier procedure, the annual assessment and the export.
+    let lines = [
+        json!({"holder": {"name": "Anna Schmidt", "street": "Am Anger 1", "postcode": "16341", "city": "Panketal"},
+               "payment": {"method": "debit", "iban": "DE89370400440532013000", "account_holder": "Anna Schmidt", "mandate_reference": "HU-LEGACY-1", "mandate_date": "2019-03-01"},
+               "dogs": [{"name": "Bruno", "kept_from": "2019-02-01"}, {"name": "Emma", "kept_from": "2021-06-15", "reduction": "sachkunde"}]}),
+        json!({"holder": {"name": "Jörg Öztürk", "street": "Lindenallee 7", "postcode": "16341", "city": "Panketal"},
+               "payment": {"method": "transfer"},
+               "dogs": [{"name": "Rocky", "kept_from": "2020-01-01", "dangerous": {"date": "2024-08-01", "file_number": "OA-2024-17"}}]}),
+    ];
+    let register = inst.file(
+        "register.jsonl",
+        &lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    );
+    let out = inst.run(&["dogtax", "import", "12060181", &register]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("imported 2 households with 3 dogs"));
+    let pdfs = inst.dir.path().join("notices");
+    let out = inst.run(&[
+        "dogtax",
+        "assess",
+        "12060181",
+        "--year",
+        "2027",
+        "--date",
+        "2026-12-01",
+        "--pdf",
+        pdfs.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // 2027 rates: Anna 60 + 90 × 50 % = 105; Rocky 409.
+    assert!(
+        stdout.starts_with("2027: 2 notices issued on 2026-12-01 (2 households, 0 already assessed, 0 without dogs); tax 514.00 EUR"),
+        "{stdout}"
+    );
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("notices") && stderr.contains("2/2 100%"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_dir(&pdfs).unwrap().count(), 2);
+    let again = inst.run(&["dogtax", "assess", "12060181", "--year", "2027"]);
+    assert!(
+        text(&again.stdout).starts_with("2027: 0 notices issued"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let out_dir = inst.dir.path().join("kasse");
+    let out = inst.run(&[
+        "dogtax",
+        "export",
+        "12060181",
+        "--due",
+        "2027-02-15",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 direct debits, 26.25 EUR"), "{stdout}");
+    assert!(
+        stdout.contains("1 transfers expected, 102.25 EUR"),
+        "{stdout}"
+    );
+    let xml = out_dir.join("hundesteuer-12060181-2027-02-15-lastschriften.xml");
+    let csv =
+        std::fs::read_to_string(out_dir.join("hundesteuer-12060181-2027-02-15-ueberweisungen.csv"))
+            .unwrap();
+    assert!(
+        csv.contains("Jörg Öztürk;Lindenallee 7;16341;Panketal;2027-02-15;102,25;"),
+        "{csv}"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&xml).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "export files are private");
+    }
+    validate_with_xsd(&xml);
+    let out = inst.run(&[
+        "dogtax",
+        "export",
+        "12060181",
+        "--due",
+        "15.02.2027",
+        "--out",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(inst.run(&["audit", "verify"]).status.success());
+}
+
+/// The pain.008 file against the official XSD from the PyPI package `sepaxml`, through
+/// `scripts/validate-sepa.py`; skipped with a note when the venv is missing, unless
+/// `RATHAUS_TEST_REQUIRE_SEPA=1`.
+fn validate_with_xsd(xml: &Path) {
+    let python = std::env::var("RATHAUS_TEST_PYTHON")
+        .unwrap_or_else(|_| "/var/tmp/rathaus-venv/bin/python".into());
+    let required = std::env::var("RATHAUS_TEST_REQUIRE_SEPA").as_deref() == Ok("1");
+    let probe = Command::new(&python)
+        .args(["-c", "import sepaxml, xmlschema"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            !required,
+            "RATHAUS_TEST_REQUIRE_SEPA=1 but {python} cannot import sepaxml"
+        );
+        eprintln!("NOTE: {python} has no sepaxml; pain.008 XSD validation skipped");
+        return;
+    }
+    let out = Command::new(&python)
+        .arg(repo_root().join("scripts/validate-sepa.py"))
+        .arg(xml)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "XSD validation failed: {}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(text(&out.stdout).contains("valid pain.008.001.02"));
+}
