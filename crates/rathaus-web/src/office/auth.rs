@@ -17,7 +17,7 @@ use axum::{Form, Router};
 use rathaus_app::AppError;
 use rathaus_app::staff::oidc::OidcOutcome;
 use rathaus_app::staff::{PendingStage, SignInError};
-use rathaus_domain::staff::StaffIdentity;
+use rathaus_domain::staff::{Role, StaffIdentity};
 use serde::Deserialize;
 
 use crate::AppState;
@@ -222,6 +222,10 @@ struct HomePage {
     name: String,
     role: String,
     tenant: String,
+    /// What this role can do here: link, title, description.
+    links: Vec<(String, String, String)>,
+    /// For the operator: the municipalities, with their settings.
+    tenants: Vec<(String, String)>,
 }
 
 #[derive(Template)]
@@ -668,6 +672,54 @@ async fn office_home(State(state): State<AppState>, headers: HeaderMap) -> Respo
         None => i18n::t(l.lang, "office.operator"),
     };
     let (csrf, cookie) = cookies::csrf_token(&state, &headers);
+    let link =
+        |href: &str, title: &str, text: &str| (href.to_owned(), title.to_owned(), text.to_owned());
+    let links = match who.role {
+        Role::Clerk => vec![link(
+            "/verwaltung/vorgaenge",
+            "Vorgänge",
+            "Eingegangene Anträge und Meldungen bearbeiten.",
+        )],
+        Role::TenantAdmin => vec![
+            link(
+                "/verwaltung/einstellungen",
+                "Einstellungen",
+                "Kontakt, Öffnungszeiten, Bankverbindung, Briefkopf und angebotene Leistungen.",
+            ),
+            link(
+                "/verwaltung/benutzer",
+                "Benutzer",
+                "Konten der Mitarbeiterinnen und Mitarbeiter und ihre Rollen.",
+            ),
+        ],
+        Role::Auditor => vec![link(
+            "/verwaltung/protokoll",
+            "Protokoll",
+            "Wer hat wann was gelesen oder geändert.",
+        )],
+        Role::OperatorAdmin => vec![link(
+            "/verwaltung/protokoll",
+            "Protokoll",
+            "Einträge der Installation (ohne Vorgangsinhalte).",
+        )],
+    };
+    let tenants = if who.role == Role::OperatorAdmin {
+        state
+            .app
+            .list_tenants(&rathaus_app::tenants::TenantFilter {
+                enabled_only: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| (t.title(), t.key.to_string()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut l = l;
+    l.office_user = Some(format!("{} · {}", who.display_name, who.role.label_de()));
     respond(
         StatusCode::OK,
         &HomePage {
@@ -676,6 +728,8 @@ async fn office_home(State(state): State<AppState>, headers: HeaderMap) -> Respo
             name: who.display_name.clone(),
             role: who.role.label_de().to_owned(),
             tenant,
+            links,
+            tenants,
         },
         cookie,
     )
