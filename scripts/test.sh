@@ -35,13 +35,13 @@ npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
 # between runs; the Rust mail tests and the browser tests both use it.
 export RATHAUS_E2E_VENV="${RATHAUS_E2E_VENV:-/var/tmp/rathaus-venv}"
 export RATHAUS_E2E_PYTHON="$RATHAUS_E2E_VENV/bin/python"
-if ! "$RATHAUS_E2E_PYTHON" -c 'import aiosmtpd' 2>/dev/null; then
-  log "installing aiosmtpd into $RATHAUS_E2E_VENV"
+if ! "$RATHAUS_E2E_PYTHON" -c 'import aiosmtpd, sepaxml' 2>/dev/null; then
+  log "installing aiosmtpd and sepaxml into $RATHAUS_E2E_VENV"
   py=/usr/bin/python3; [ -x "$py" ] || py=python3
   "$py" -m venv --clear "$RATHAUS_E2E_VENV" 2>/dev/null || { apt_install "python3-venv:/nonexistent" && "$py" -m venv --clear "$RATHAUS_E2E_VENV"; }
-  "$RATHAUS_E2E_PYTHON" -m pip install -q --disable-pip-version-check aiosmtpd
+  "$RATHAUS_E2E_PYTHON" -m pip install -q --disable-pip-version-check aiosmtpd sepaxml
 fi
-export RATHAUS_TEST_PYTHON="$RATHAUS_E2E_PYTHON" RATHAUS_TEST_REQUIRE_SMTP=1
+export RATHAUS_TEST_PYTHON="$RATHAUS_E2E_PYTHON" RATHAUS_TEST_REQUIRE_SMTP=1 RATHAUS_TEST_REQUIRE_SEPA=1
 
 log "starting a throwaway PostgreSQL"
 eval "$(scripts/pg-test-cluster.sh start)"

@@ -500,6 +500,35 @@ async fn registration_decision_and_deregistration_make_the_register_and_notices(
             assert!(text.contains(part), "{part:?} missing in:\n{text}");
         }
     }
+    // Another municipality sees nothing of Panketal's register.
+    let belzig = tenant(app, "12069020").await;
+    assert!(
+        app.store
+            .dogtax_households(None, "12069020")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        app.store
+            .dogtax_tag(None, "12069020", "0001")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        app.store
+            .dogtax_notice("12069020", &notices[0].0.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        app.dogtax_notice_pdf(&belzig, &notices[0].0.id).await,
+        Err(AppError::NotFound(_))
+    ));
+    assert!(app.dogtax_notices(&belzig, None).await.unwrap().is_empty());
+
     // The same notice can be printed again from the store.
     let (title, again) = app
         .dogtax_notice_pdf(&panketal, &notices[0].0.id)

@@ -187,6 +187,14 @@ async fn case_in(app: &App, slug: &str, secret_text: &str) -> String {
         .id
 }
 
+/// Method, path, kind of route, form fields.
+type RouteCase = (
+    &'static str,
+    String,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Who {
     Anonymous,
@@ -307,7 +315,7 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
         .id
         .clone();
     // (method, path, kind, form)
-    let routes: Vec<(&str, String, &str, Vec<(&str, &str)>)> = vec![
+    let routes: Vec<RouteCase> = vec![
         ("GET", "/verwaltung".into(), "home", vec![]),
         ("GET", "/verwaltung/vorgaenge".into(), "inbox", vec![]),
         ("GET", case_path.clone(), "case", vec![]),

@@ -561,7 +561,7 @@ async fn demo_banner(
             ));
         }
     }
-        if app.config.smtp_url.is_none() {
+    if app.config.smtp_url.is_none() {
         out.push_str(
             "\n  E-mails (confirmations, resume links) wait in the outbox until an SMTP server is set,\n  \
              e.g. RATHAUS_SMTP_URL=smtp://127.0.0.1:2525 with `python3 -m aiosmtpd -n -l 127.0.0.1:2525`.\n",

@@ -146,7 +146,7 @@ impl App {
                 rows.extend(r);
                 total += n;
             }
-            rows.sort_by(|a, b| b.submitted_at_ms.cmp(&a.submitted_at_ms));
+            rows.sort_by_key(|r| std::cmp::Reverse(r.submitted_at_ms));
         } else {
             let (r, n) = self.store.inbox(&filter).await?;
             rows = r;

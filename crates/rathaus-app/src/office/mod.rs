@@ -107,7 +107,7 @@ impl App {
             // The operator sees the installation's own entries, not those about cases.
             out.retain(|r| !r.object.starts_with("case"));
         }
-        out.sort_by(|a, b| b.seq.cmp(&a.seq));
+        out.sort_by_key(|r| std::cmp::Reverse(r.seq));
         out.truncate(500);
         Ok(out)
     }
