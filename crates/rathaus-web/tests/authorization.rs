@@ -3,133 +3,17 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::HashMap;
-use std::net::SocketAddr;
+mod common;
 
-use axum::Router;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
+use common::Browser;
+
+use axum::http::StatusCode;
 use rathaus_app::testing::{TestApp, TestBackend, demo_app};
 use rathaus_app::{Actor, App};
 use rathaus_domain::service::flow::Position;
 use rathaus_domain::service::{FormInput, Lang};
 use rathaus_domain::staff::Role;
 use rathaus_store::contract_tests;
-use tower::ServiceExt;
-
-struct Browser {
-    router: Router,
-    cookies: HashMap<String, String>,
-}
-
-struct Page {
-    status: StatusCode,
-    location: Option<String>,
-    body: String,
-}
-
-impl Page {
-    fn csrf(&self) -> Option<String> {
-        let at = self.body.find("name=\"csrf\" value=\"")?;
-        Some(self.body[at + 19..].split('"').next()?.to_owned())
-    }
-}
-
-impl Browser {
-    fn new(router: &Router) -> Browser {
-        Browser {
-            router: router.clone(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    async fn send(&mut self, mut req: Request<Body>) -> Page {
-        let cookie = self
-            .cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ");
-        if !cookie.is_empty() {
-            req.headers_mut().insert("cookie", cookie.parse().unwrap());
-        }
-        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(
-            "192.0.2.20:40000".parse().unwrap(),
-        ));
-        let res = self.router.clone().oneshot(req).await.unwrap();
-        for c in res.headers().get_all("set-cookie") {
-            let c = c.to_str().unwrap();
-            let (pair, _) = c.split_once(';').unwrap();
-            let (k, v) = pair.split_once('=').unwrap();
-            if c.contains("Max-Age=0") {
-                self.cookies.remove(k);
-            } else {
-                self.cookies.insert(k.to_owned(), v.to_owned());
-            }
-        }
-        let status = res.status();
-        let location = res
-            .headers()
-            .get("location")
-            .map(|l| l.to_str().unwrap().to_owned());
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Page {
-            status,
-            location,
-            body: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        self.send(Request::get(path).body(Body::empty()).unwrap())
-            .await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let body = serde_urlencoded::to_string(form).unwrap();
-        self.send(
-            Request::post(path)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(body))
-                .unwrap(),
-        )
-        .await
-    }
-
-    /// A CSRF token valid for this browser (any page with a form hands one out).
-    async fn csrf(&mut self) -> String {
-        match self.get("/verwaltung/anmelden").await.csrf() {
-            Some(c) => c,
-            None => self.get("/verwaltung").await.csrf().unwrap(),
-        }
-    }
-
-    async fn sign_in(&mut self, email: &str, password: &str, code: impl Fn() -> String) {
-        let csrf = self.csrf().await;
-        let r = self
-            .post(
-                "/verwaltung/anmelden",
-                &[
-                    ("csrf", &csrf),
-                    ("email", email),
-                    ("password", password),
-                    ("weiter", ""),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-        let csrf = self.get("/verwaltung/anmelden/code").await.csrf().unwrap();
-        let r = self
-            .post(
-                "/verwaltung/anmelden/code",
-                &[("csrf", &csrf), ("code", &code())],
-            )
-            .await;
-        assert_eq!(r.location.as_deref(), Some("/verwaltung"), "{}", r.body);
-    }
-}
 
 fn input(pairs: &[(&str, &str)]) -> FormInput {
     FormInput::new(

@@ -8,6 +8,7 @@ pub mod cases;
 pub mod inbox;
 pub mod search;
 pub mod settings;
+pub mod statute;
 
 use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_domain::tenant::TenantKey;

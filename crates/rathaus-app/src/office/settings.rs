@@ -101,6 +101,14 @@ impl App {
                 (Role::OperatorAdmin, None, None) => {
                     return Err(AppError::BadInput("Bitte wählen Sie eine Kommune.".into()));
                 }
+                // An Amt's administration keeps the settings of its member municipalities.
+                (Role::TenantAdmin, Some(own), Some(r)) if own.len() == 9 => {
+                    let member = crate::tenants::resolve(self, r).await?;
+                    if member.parent.as_ref().map(|p| p.as_str()) != Some(own.as_str()) {
+                        return Err(AppError::NotFound("no such municipality".into()));
+                    }
+                    member.key.to_string()
+                }
                 (Role::TenantAdmin, _, Some(_)) => {
                     return Err(AppError::NotFound("no such municipality".into()));
                 }

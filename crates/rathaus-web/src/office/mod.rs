@@ -3,6 +3,7 @@
 mod auth;
 mod cases;
 mod settings;
+mod statute;
 mod users;
 
 use axum::Router;
@@ -15,6 +16,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(cases::routes())
         .merge(settings::routes())
         .merge(users::routes())
+        .merge(statute::routes())
         // Lets `require_staff` send people back to the page they asked for after signing in.
         .layer(axum::middleware::from_fn(auth::remember_path))
 }
