@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import zlib from 'node:zlib';
 import {
-  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll,
+  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll, fontsLoaded,
 } from './harness.js';
 
 const h = useHarness({
@@ -125,7 +125,7 @@ async function assertClean(page, what) {
 
 /** Axe, no horizontal scrolling (on the phone), a screenshot. */
 async function audit(page, device, n, name) {
-  await page.evaluate(() => document.fonts.ready);
+  await fontsLoaded(page);
   await assertClean(page, name);
   await checkA11y(page, `${device}-${name}`);
   if (device === 'phone') {
@@ -217,9 +217,6 @@ async function confirmation(page) {
 }
 
 const serial = (reference) => Number(reference.slice(-6));
-
-/** Skips a test that shows a known bug in Rust code; RATHAUS_E2E_TODO=1 runs it (to check a fix). */
-const todo = (reason) => (process.env.RATHAUS_E2E_TODO === '1' ? false : reason);
 
 async function csrfOf(page) {
   return page.locator('input[name=csrf]').first().inputValue();
@@ -652,10 +649,7 @@ describe('phone (360 px)', () => {
     await ctx.close();
   });
 
-  // TODO(rust): remove the skip once UploadError::UnknownType names the field's own types
-  // (crates/rathaus-domain/src/upload.rs, message_de): the photo field takes only JPEG and PNG,
-  // yet a refused text file is told "Möglich sind nur PDF-Dokumente sowie JPEG- und PNG-Bilder".
-  test('a wrong-type upload names only the types this field takes', { skip: todo('TODO: Rust bug in UploadError::UnknownType message (offers PDF for a JPEG/PNG field)') }, async () => {
+  test('a wrong-type upload names only the types this field takes', async () => {
     const ctx = await phoneContext(h);
     const page = await ctx.newPage();
     await fillAll(page, { photo: false });
@@ -665,10 +659,7 @@ describe('phone (360 px)', () => {
     await ctx.close();
   });
 
-  // TODO(rust): remove the skip once English upload errors are written for people
-  // (crates/rathaus-app/src/citizen.rs, App::upload: the English text is the error's Display, meant
-  // for logs: "“Photos”: the file has 11000000 bytes, the limit is 10000000 bytes").
-  test('in English an oversize upload states the limit in MB', { skip: todo('TODO: Rust bug in App::upload (English message is the log text)') }, async () => {
+  test('in English an oversize upload states the limit in MB', async () => {
     const ctx = await phoneContext(h);
     const page = await ctx.newPage();
     await page.goto(`${SERVICE}?lang=en`);
@@ -754,11 +745,7 @@ describe('phone (360 px)', () => {
   });
 
 
-  // TODO(rust): remove the skip once a step of a service the municipality does not offer is a plain
-  // 404 (crates/rathaus-web/src/portal/service.rs, show_position: require_draft runs before the
-  // service is looked up, so the page says "Ihr Antrag wurde nicht gefunden" and links to
-  // /panketal/hundesteuer, itself a 404). The status is 404 already.
-  test('a step of a service not offered is the plain 404 page', { skip: todo('TODO: Rust bug in show_position (draft checked before the service)') }, async () => {
+  test('a step of a service not offered is the plain 404 page', async () => {
     const ctx = await phoneContext(h);
     const page = await ctx.newPage();
     const res = await page.goto('/panketal/hundesteuer/schritt/halter');

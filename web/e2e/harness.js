@@ -315,7 +315,12 @@ export async function newContext(h, device = 'phone', extra = {}) {
       problems.push(`console error: ${msg.text()} (${msg.location()?.url ?? ''})`);
     });
     page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
-    page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`));
+    page.on('requestfailed', (req) => {
+      // A navigation cancels the previous page's pending loads (fonts, images): the browser's doing, not
+      // the server's. A server failure still shows as an HTTP status or a connection error.
+      if (req.failure()?.errorText === 'net::ERR_ABORTED') return;
+      problems.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
+    });
     page.on('response', (res) => {
       // The document's own status is the test's business (e.g. a 404 page); sub-resources must load.
       if (res.status() >= 400 && res.request().resourceType() !== 'document') {
@@ -451,15 +456,31 @@ function describeFocus() {
   };
 }
 
+/**
+ * Waits until the page's web fonts have loaded (or failed), at most `maxMs`. Polls
+ * `document.fonts.status` instead of awaiting `document.fonts.ready`: with JavaScript disabled the
+ * page never runs the promise's callbacks, so awaiting it would hang.
+ */
+export async function fontsLoaded(page, maxMs = 5000) {
+  const deadline = Date.now() + maxMs;
+  while (Date.now() < deadline) {
+    if (await page.evaluate(() => document.fonts.status) === 'loaded') return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
 /** Waits until the page stops scrolling (KERN UX sets `scroll-behavior: smooth`), at most `maxMs`. */
 export async function settleScroll(page, maxMs = 2000) {
   const deadline = Date.now() + maxMs;
+  // Stable for several samples: under load a smooth scroll may start only after the first look.
   let last = null;
+  let stable = 0;
   while (Date.now() < deadline) {
     const pos = await page.evaluate(() => `${window.scrollX},${window.scrollY}`);
-    if (pos === last) return;
+    stable = pos === last ? stable + 1 : 0;
+    if (stable >= 4) return;
     last = pos;
-    await new Promise((r) => setTimeout(r, 40));
+    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

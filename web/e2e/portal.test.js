@@ -7,7 +7,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  useHarness, phoneContext, desktopContext, noJsContext, checkA11y, screenshot, keyboardAudit, pageProblems,
+  useHarness, phoneContext, desktopContext, noJsContext, checkA11y, screenshot, keyboardAudit, pageProblems, fontsLoaded,
 } from './harness.js';
 
 const h = useHarness();
@@ -35,7 +35,7 @@ async function open(page, { path, status = 200, h1 }) {
   const response = await page.goto(path);
   assert.equal(response.status(), status, `status of ${path}`);
   if (h1) assert.equal((await page.locator('h1').innerText()).trim(), h1, `h1 of ${path}`);
-  await page.evaluate(() => document.fonts.ready);
+  await fontsLoaded(page);
   assert.deepEqual(pageProblems(page), [], `no console errors or failed requests on ${path}`);
   return response;
 }

@@ -75,7 +75,7 @@ pub enum CaseAction {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a case that is {} cannot be {}", .from.label_de(), .action)]
+#[error("„{}“ ist bei einem Vorgang im Status „{}“ nicht möglich.", .action, .from.label_de())]
 pub struct TransitionError {
     pub from: CaseStatus,
     pub action: &'static str,
@@ -96,11 +96,11 @@ pub fn transition(from: CaseStatus, action: CaseAction) -> Result<CaseStatus, Tr
         (S::WaitingForCitizen, A::Answer) => Ok(S::InProgress),
         (S::Received | S::InProgress | S::WaitingForCitizen, A::Decide) => Ok(S::Decided),
         (S::Decided, A::Close) => Ok(S::Closed),
-        (_, A::Assign) => err("assigned"),
-        (_, A::Ask) => err("asked a question"),
-        (_, A::Answer) => err("answered"),
-        (_, A::Decide) => err("decided"),
-        (_, A::Close) => err("closed"),
+        (_, A::Assign) => err("Übernehmen"),
+        (_, A::Ask) => err("Rückfrage stellen"),
+        (_, A::Answer) => err("Antworten"),
+        (_, A::Decide) => err("Entscheiden"),
+        (_, A::Close) => err("Abschließen"),
     }
 }
 
@@ -162,7 +162,7 @@ mod tests {
         }
         assert_eq!(
             transition(S::Closed, A::Decide).unwrap_err().to_string(),
-            "a case that is Abgeschlossen cannot be decided"
+            "„Entscheiden“ ist bei einem Vorgang im Status „Abgeschlossen“ nicht möglich."
         );
     }
 }

@@ -107,7 +107,7 @@ fn user_add_prints_a_one_time_link_and_bad_input_exits_2() {
             vec![
                 "--tenant", "12060181", "--role", "clerk", "--email", "kein-at",
             ],
-            "e-mail",
+            "E-Mail-Adresse",
         ),
         (
             vec!["--role", "clerk", "--email", "a@b.example"],
@@ -122,7 +122,7 @@ fn user_add_prints_a_one_time_link_and_bad_input_exits_2() {
                 "--email",
                 "a@b.example",
             ],
-            "omit",
+            "keine Kommune",
         ),
         (
             vec![
@@ -133,7 +133,7 @@ fn user_add_prints_a_one_time_link_and_bad_input_exits_2() {
                 "--email",
                 "clerk@panketal.example",
             ],
-            "exists",
+            "bereits ein Konto",
         ),
     ] {
         let mut full = vec!["user", "add"];
@@ -141,7 +141,7 @@ fn user_add_prints_a_one_time_link_and_bad_input_exits_2() {
         let out = inst.run(&full);
         let code = out.status.code();
         let err = text(&out.stderr);
-        if expect == "exists" {
+        if expect == "bereits ein Konto" {
             assert_eq!(code, Some(1), "{err}");
         } else {
             assert_eq!(code, Some(2), "{args:?}: {err}");

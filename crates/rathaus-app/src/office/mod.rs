@@ -32,12 +32,12 @@ impl App {
     pub async fn case_visibility(&self, who: &StaffIdentity) -> Result<Visibility, AppError> {
         if who.role != Role::Clerk {
             return Err(AppError::Forbidden(
-                "only clerks (Sachbearbeitung) work on cases".into(),
+                "Vorgänge bearbeitet die Sachbearbeitung. Ihre Rolle hat keinen Zugriff auf Vorgänge.".into(),
             ));
         }
         let Some(own) = &who.tenant_key else {
             return Err(AppError::Forbidden(
-                "operator accounts have no access to case content".into(),
+                "Konten des Betriebs haben keinen Zugriff auf den Inhalt von Vorgängen.".into(),
             ));
         };
         let key: TenantKey = own

@@ -83,7 +83,11 @@ pub(crate) fn identity(a: &StaffAccount) -> StaffIdentity {
 /// spaces or control characters, at most 254 characters). The error never repeats the input.
 pub fn normalise_email(raw: &str) -> Result<String, AppError> {
     let e = raw.trim().to_lowercase();
-    let bad = || AppError::BadInput("not a valid e-mail address (name@example.org)".into());
+    let bad = || {
+        AppError::BadInput(
+            "Bitte geben Sie eine gültige E-Mail-Adresse ein (wie name@example.org).".into(),
+        )
+    };
     if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(bad());
     }
@@ -105,7 +109,8 @@ fn check_name(name: &str) -> Result<String, AppError> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > 200 || n.chars().any(char::is_control) {
         return Err(AppError::BadInput(
-            "the name must have 1 to 200 characters and no control characters".into(),
+            "Der Name muss 1 bis 200 Zeichen lang sein und darf keine Steuerzeichen enthalten."
+                .into(),
         ));
     }
     Ok(n.to_owned())
@@ -219,7 +224,7 @@ impl App {
             return match actor {
                 Actor::Cli | Actor::System => Ok(()),
                 _ => Err(AppError::Forbidden(
-                    "only administrators manage staff accounts".into(),
+                    "Konten verwalten nur die Verwaltung der Kommune und der Betrieb.".into(),
                 )),
             };
         };
@@ -228,7 +233,9 @@ impl App {
             .staff_by_id(id)
             .await?
             .filter(|a| !a.disabled)
-            .ok_or_else(|| AppError::Forbidden("unknown or disabled account".into()))?;
+            .ok_or_else(|| {
+                AppError::Forbidden("Dieses Konto gibt es nicht oder es ist gesperrt.".into())
+            })?;
         match me.role {
             Role::OperatorAdmin => Ok(()),
             Role::TenantAdmin
@@ -239,7 +246,7 @@ impl App {
                 Ok(())
             }
             _ => Err(AppError::Forbidden(
-                "your role does not allow managing these accounts".into(),
+                "Ihre Rolle erlaubt es nicht, diese Konten zu verwalten.".into(),
             )),
         }
     }
@@ -263,13 +270,13 @@ impl App {
             | (Some(_), Role::TenantAdmin | Role::Clerk | Role::Auditor) => {}
             (None, _) => {
                 return Err(AppError::BadInput(format!(
-                    "an account without a municipality must have the role operator_admin, not {}",
+                    "Ein Konto ohne Kommune muss die Rolle operator_admin haben, nicht {}.",
                     role.code()
                 )));
             }
             (Some(_), Role::OperatorAdmin) => {
                 return Err(AppError::BadInput(
-                    "operator_admin accounts belong to the operator: omit the municipality".into(),
+                    "Konten mit der Rolle operator_admin gehören zum Betrieb: Bitte keine Kommune angeben.".into(),
                 ));
             }
         }
@@ -280,7 +287,9 @@ impl App {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             {
-                return Err(AppError::BadInput(format!("{s:?} is not a service id")));
+                return Err(AppError::BadInput(format!(
+                    "{s:?} ist keine Kennung einer Leistung."
+                )));
             }
         }
         let services: Vec<String> = if role == Role::Clerk {
@@ -292,7 +301,7 @@ impl App {
         self.may_manage(actor, tenant_key, role).await?;
         if self.store.staff_by_email(&email).await?.is_some() {
             return Err(AppError::Conflict(
-                "an account with this e-mail address exists already".into(),
+                "Es gibt bereits ein Konto mit dieser E-Mail-Adresse.".into(),
             ));
         }
         self.store
@@ -320,9 +329,9 @@ impl App {
             )
             .await
             .map_err(|e| match e {
-                rathaus_store::StoreError::Conflict(_) => {
-                    AppError::Conflict("an account with this e-mail address exists already".into())
-                }
+                rathaus_store::StoreError::Conflict(_) => AppError::Conflict(
+                    "Es gibt bereits ein Konto mit dieser E-Mail-Adresse.".into(),
+                ),
                 other => other.into(),
             })?;
         audit(
@@ -395,7 +404,7 @@ impl App {
         let account = self.managed_account(actor, user_id).await?;
         if actor == &Actor::Staff(account.id.clone()) && disabled {
             return Err(AppError::BadInput(
-                "you cannot disable your own account".into(),
+                "Das eigene Konto können Sie nicht sperren.".into(),
             ));
         }
         let mut tx = self.store.begin().await?;
