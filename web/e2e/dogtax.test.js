@@ -1,4 +1,4 @@
-// Dog tax (Hundesteuer) end to end in the demo's Panketal, as issue 5's "Done when" asks: on a phone
+// Dog tax (Hundesteuer) end to end in the demo's Panketal, as the pilot is accepted: on a phone
 // (360×800) a citizen registers two dogs (one from the animal shelter, exempt, with a proof upload),
 // pays by SEPA direct debit, sees the engine's tax preview on the check page and submits; a Panketal
 // clerk (desktop) approves; the citizen downloads the Hundesteuerbescheid from the status page, whose
