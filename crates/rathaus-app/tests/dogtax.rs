@@ -862,6 +862,26 @@ async fn a_second_registration_extends_the_household(b: TestBackend) {
     validate_with_xsd(export.xml.as_ref().unwrap());
 }
 
+/// Two clerks approve two registrations of the same person at the same moment: the register has
+/// one household with all four dogs, each with its own tag, not two households.
+async fn simultaneous_decisions_for_one_holder_make_one_household(b: TestBackend) {
+    let Some(t) = demo_app(b).await else { return };
+    let app = &t.app;
+    let transfer = [("payment_method", "transfer")];
+    let (first, _) = register_two_dogs(app, "2026-01-20", &transfer).await;
+    let (second, _) = register_two_dogs(app, "2025-05-10", &transfer).await;
+    tokio::join!(decide(&t, &first), decide(&t, &second));
+    let households = app.store.dogtax_households(None, PANKETAL).await.unwrap();
+    assert_eq!(households.len(), 1, "one household");
+    let dogs = app.store.dogtax_dogs(None, PANKETAL, None).await.unwrap();
+    assert_eq!(dogs.len(), 4);
+    assert!(dogs.iter().all(|d| d.household_id == households[0].id));
+    let mut tags: Vec<_> = dogs.iter().filter_map(|d| d.tag.clone()).collect();
+    tags.sort();
+    tags.dedup();
+    assert_eq!(tags.len(), 4, "four different tags: {tags:?}");
+}
+
 async fn annual_assessment_and_treasury_export(b: TestBackend) {
     let Some(t) = demo_app(b).await else { return };
     let app = &t.app;
@@ -1017,5 +1037,6 @@ contract_tests!(
     quotes_follow_each_municipality_and_refuse_bad_input,
     registration_decision_and_deregistration_make_the_register_and_notices,
     a_second_registration_extends_the_household,
+    simultaneous_decisions_for_one_holder_make_one_household,
     annual_assessment_and_treasury_export,
 );

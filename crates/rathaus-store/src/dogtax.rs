@@ -242,6 +242,25 @@ impl Store {
             .collect()
     }
 
+    /// Serialises the register changes of one municipality until the transaction ends, so that two
+    /// decisions for the same household at once cannot both find it missing and create it twice.
+    /// SQLite has a single writer already; PostgreSQL takes a transaction-scoped advisory lock
+    /// keyed by the tenant.
+    pub async fn lock_dogtax_register(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+    ) -> Result<(), StoreError> {
+        if tx.dialect() == crate::Dialect::Postgres {
+            tx.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('dogtax-register:' || $1, 0))",
+                args![tenant_key],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     pub async fn insert_dogtax_household(
         &self,
         tx: &mut Tx,

@@ -173,6 +173,9 @@ impl App {
         if ![REGISTRATION, DEREGISTRATION, REPLACEMENT_TAG].contains(&service) {
             return Ok(None);
         }
+        self.store
+            .lock_dogtax_register(tx, &case.tenant_key)
+            .await?;
         let setting = self.dogtax_setting(&case.tenant_key).await?;
         let document = match service {
             REGISTRATION => self.decide_registration(tx, &setting, case, actor).await?,
