@@ -30,6 +30,7 @@ struct Reply {
     status: StatusCode,
     headers: axum::http::HeaderMap,
     json: Value,
+    text: String,
 }
 
 async fn post(router: &Router, path: &str, body: &str, client: &str) -> Reply {
@@ -47,6 +48,7 @@ async fn post(router: &Router, path: &str, body: &str, client: &str) -> Reply {
         status,
         headers,
         json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        text: String::from_utf8_lossy(&bytes).into_owned(),
     }
 }
 
@@ -69,6 +71,17 @@ async fn quote_answers_with_the_engine_result(b: TestBackend) {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(r.headers["content-type"], "application/json");
+    // The fields in the documented order, for readers and for clients that compare text.
+    assert!(
+        r.text.starts_with(r#"{"tenant":"12060181","year":2026,"currency":"EUR","dogs":[{"name":"Bello","months":12,"amount":"46.00"}"#),
+        "{}",
+        r.text
+    );
+    assert!(
+        r.text
+            .contains(r#"],"installments":[{"due":"2026-04-20","amount":"79.67"}"#)
+    );
+    assert!(r.text.ends_with(r#"],"total":"420.92"}"#), "{}", r.text);
     let expected = h.t.app.dogtax_quote("12060181", &request()).await.unwrap();
     assert_eq!(r.json, serde_json::to_value(&expected).unwrap());
     // Bello 46; Rocky, the first dangerous dog, 409 from February (11/12); Luna exempt. The

@@ -653,7 +653,7 @@ fn dogtax_date(text: &str, option: &str) -> Result<rathaus_app::dogtax::Date, Ap
         .ok_or_else(|| AppError::BadInput(format!("{option} takes a date like 2027-02-15")))
 }
 
-fn print_json(value: &serde_json::Value) -> Result<(), AppError> {
+fn print_json(value: &impl serde::Serialize) -> Result<(), AppError> {
     let text =
         serde_json::to_string_pretty(value).map_err(|e| AppError::Internal(e.to_string()))?;
     println!("{text}");
@@ -701,9 +701,8 @@ async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
                 return Ok(ExitCode::from(2));
             };
             match app.dogtax_quote(&ags, &request).await {
-                Ok(quote) => print_json(
-                    &serde_json::to_value(&quote).map_err(|e| AppError::Internal(e.to_string()))?,
-                )?,
+                // The struct itself, not a JSON value: its fields keep the documented order.
+                Ok(quote) => print_json(&quote)?,
                 Err(dogtax::QuoteError::Failed(e)) => return Err(e),
                 Err(e) => {
                     if let Some(problem) = dogtax::quote_problem(&e) {

@@ -172,6 +172,17 @@ fn cli_and_api_give_identical_quotes_and_the_treasury_gets_its_files() {
         assert_eq!((status, content_type.as_str()), (200, "application/json"));
         assert_eq!(cli, api, "CLI and API differ for request {i}");
         assert_eq!(cli["tenant"], "12060181");
+        // Printed in the documented order of the fields.
+        let printed = text(&out.stdout);
+        let at = |key: &str| printed.find(&format!("\"{key}\":")).unwrap();
+        assert!(
+            at("tenant") < at("year")
+                && at("year") < at("currency")
+                && at("currency") < at("dogs")
+                && at("dogs") < at("installments")
+                && at("installments") < at("total"),
+            "{printed}"
+        );
     }
     // Standard input works too.
     let out = inst.run_with_stdin(

@@ -11,8 +11,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rathaus_app::dogtax::{self, QuoteError};
 
+use super::problem;
 use super::ratelimit::RateLimiter;
-use super::{json_response, problem};
 use crate::AppState;
 
 pub(crate) async fn quote(
@@ -46,8 +46,16 @@ pub(crate) async fn quote(
         return problem(&dogtax::not_json_problem());
     };
     match state.app.dogtax_quote(&ags, &value).await {
-        Ok(quote) => match serde_json::to_value(&quote) {
-            Ok(v) => json_response(StatusCode::OK, "application/json", &v),
+        // Serialised from the struct, not a JSON value: the fields keep the documented order.
+        Ok(quote) => match serde_json::to_string(&quote) {
+            Ok(body) => {
+                let mut response = (StatusCode::OK, body).into_response();
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                response
+            }
             Err(e) => internal(&e.to_string()),
         },
         Err(QuoteError::Failed(e)) => internal(&e.to_string()),
