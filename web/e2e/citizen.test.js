@@ -9,10 +9,10 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import zlib from 'node:zlib';
 import {
-  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll, fontsLoaded,
+  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll, fontsLoaded, navigate, assertLayout,
 } from './harness.js';
+import { png } from './fixtures.js';
 
 const h = useHarness({
   smtp: true,
@@ -43,41 +43,6 @@ const BUTTON = {
 // ---------------------------------------------------------------------------------------------
 // Test files
 
-function crc32(buf) {
-  let crc = ~0;
-  for (const byte of buf) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
-
-function pngChunk(type, data) {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A valid truecolour PNG of w×h pixels in one colour. */
-function png(w = 1, h = 1, rgb = [200, 40, 40]) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(h, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // colour type: truecolour
-  const row = Buffer.from([0, ...Array.from({ length: w }, () => rgb).flat()]);
-  const raw = Buffer.concat(Array.from({ length: h }, () => row));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', zlib.deflateSync(raw)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
 const PHOTO = { name: 'schlagloch.png', mimeType: 'image/png', buffer: png(1, 1) };
 /** 11 MB, starting like a PNG: over the 10 MB limit of the photo field. */
 const OVERSIZE = { name: 'riesig.png', mimeType: 'image/png', buffer: Buffer.concat([png(1, 1), Buffer.alloc(11_000_000 - png(1, 1).length)]) };
@@ -88,27 +53,6 @@ const NOT_A_PNG = { name: 'notiz.png', mimeType: 'image/png', buffer: Buffer.fro
 // Page helpers
 
 const pathOf = (page) => new URL(page.url()).pathname;
-
-/**
- * Runs `action` (a click or key press that submits a form or follows a link) and waits until the
- * resulting document has loaded. Resolves with the final document response (after redirects).
- */
-async function navigate(page, action) {
-  let last = null;
-  const onResponse = (r) => {
-    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) last = r;
-  };
-  page.on('response', onResponse);
-  try {
-    const loaded = page.waitForEvent('load');
-    loaded.catch(() => {}); // if the action fails, its error is the one to report
-    await action();
-    await loaded;
-  } finally {
-    page.off('response', onResponse);
-  }
-  return last;
-}
 
 const press = (page, name) => navigate(page, () => page.getByRole('button', { name, exact: true }).click());
 const follow = (page, locator) => navigate(page, () => locator.click());
@@ -128,21 +72,7 @@ async function audit(page, device, n, name) {
   await fontsLoaded(page);
   await assertClean(page, name);
   await checkA11y(page, `${device}-${name}`);
-  if (device === 'phone') {
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${name} (${page.url()}) scrolls horizontally by ${overflow}px on 360 px`);
-    const wide = await page.evaluate(() => Array.from(document.querySelectorAll('main *'))
-      .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
-      .map((el) => `${el.tagName.toLowerCase()}.${el.className}`)
-      .slice(0, 5));
-    assert.deepEqual(wide, [], `${name}: elements sticking out on the right on 360 px`);
-  }
-  // A squeezed button breaks its label letter by letter (or lets it spill out): neither may happen.
-  const squeezed = await page.evaluate(() => Array.from(document.querySelectorAll('main button, main .kern-btn'))
-    .filter((el) => el.getBoundingClientRect().height > 96
-      || (el.querySelector('.kern-label')?.getBoundingClientRect().width ?? 0) > el.getBoundingClientRect().width + 1)
-    .map((el) => `${el.innerText.trim()} (${Math.round(el.getBoundingClientRect().width)}×${Math.round(el.getBoundingClientRect().height)}px)`));
-  assert.deepEqual(squeezed, [], `${name}: buttons squeezed too narrow for their label on ${device}`);
+  await assertLayout(page, name, device);
   await screenshot(page, `${device}-${String(n).padStart(2, '0')}-${name}`);
 }
 

@@ -17,14 +17,13 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import {
-  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, pageProblems, OUT_DIR, fontsLoaded,
+  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, pageProblems, OUT_DIR, fontsLoaded, navigate, assertLayout,
 } from './harness.js';
+import { png, totpAt } from './fixtures.js';
 
 const h = useHarness({ server: { name: 'rathaus-dogtax' } });
 
@@ -68,41 +67,6 @@ const BELLO_END = MONTH === 12 ? `${YEAR}-11-30` : TODAY;
 // ---------------------------------------------------------------------------------------------
 // Test files
 
-function crc32(buf) {
-  let crc = ~0;
-  for (const byte of buf) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
-
-function pngChunk(type, data) {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A valid truecolour PNG of w×h pixels in one colour. */
-function png(w = 2, hgt = 2, rgb = [40, 120, 200]) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(hgt, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const row = Buffer.from([0, ...Array.from({ length: w }, () => rgb).flat()]);
-  const raw = Buffer.concat(Array.from({ length: hgt }, () => row));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', zlib.deflateSync(raw)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
 /** A small, well-formed one-page PDF (catalog, page tree, page, font, content, exact xref offsets). */
 function pdf(text) {
   const content = `BT /F1 14 Tf 72 760 Td (${text.replace(/[()\\]/g, '\\$&')}) Tj ET`;
@@ -127,36 +91,10 @@ function pdf(text) {
 }
 
 const SHELTER_PROOF = { name: 'tierheim-bescheinigung.pdf', mimeType: 'application/pdf', buffer: pdf('Tierheim Panketal: Luna wurde am 1. Januar vermittelt.') };
-const HANDOVER_PROOF = { name: 'abgabe-bello.png', mimeType: 'image/png', buffer: png() };
+const HANDOVER_PROOF = { name: 'abgabe-bello.png', mimeType: 'image/png', buffer: png(2, 2, [40, 120, 200]) };
 
 // ---------------------------------------------------------------------------------------------
 // TOTP (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps) and the demo's credentials from its banner
-
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
-    const i = alphabet.indexOf(ch);
-    if (i < 0) throw new Error(`not base32: ${ch}`);
-    value = ((value << 5) | i) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totpAt(secret, step) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const stepNow = () => Math.floor(Date.now() / 1000 / 30);
@@ -186,24 +124,6 @@ async function demoAccount(email) {
 // Page helpers
 
 const pathOf = (page) => new URL(page.url()).pathname;
-
-/** Runs `action` (a click that submits or follows a link) and resolves with the final document response. */
-async function navigate(page, action) {
-  let last = null;
-  const onResponse = (r) => {
-    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) last = r;
-  };
-  page.on('response', onResponse);
-  try {
-    const loaded = page.waitForEvent('load');
-    loaded.catch(() => {});
-    await action();
-    await loaded;
-  } finally {
-    page.off('response', onResponse);
-  }
-  return last;
-}
 
 const press = (page, name) => navigate(page, () => page.getByRole('button', { name, exact: true }).click());
 const follow = (page, locator) => navigate(page, () => locator.click());
@@ -240,20 +160,7 @@ async function audit(page, name, device = 'phone') {
   assert.deepEqual(pageProblems(page), [], `${name}: no console errors or failed requests`);
   assert.equal(await page.locator('script').count(), 0, `${name}: the page carries no script`);
   await checkA11y(page, `dogtax-${device}-${name}`);
-  if (device === 'phone') {
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${name} (${page.url()}) scrolls sideways by ${overflow}px on 360 px`);
-    const wide = await page.evaluate(() => Array.from(document.querySelectorAll('main *'))
-      .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
-      .map((el) => `${el.tagName.toLowerCase()}.${el.className}`)
-      .slice(0, 5));
-    assert.deepEqual(wide, [], `${name}: elements sticking out on the right on 360 px`);
-  }
-  const squeezed = await page.evaluate(() => Array.from(document.querySelectorAll('main button, main .kern-btn'))
-    .filter((el) => el.getBoundingClientRect().height > 96
-      || (el.querySelector('.kern-label')?.getBoundingClientRect().width ?? 0) > el.getBoundingClientRect().width + 1)
-    .map((el) => `${el.innerText.trim()} (${Math.round(el.getBoundingClientRect().width)}×${Math.round(el.getBoundingClientRect().height)}px)`));
-  assert.deepEqual(squeezed, [], `${name}: buttons squeezed too narrow for their label`);
+  await assertLayout(page, name, device);
   shot += 1;
   await screenshot(page, `dogtax-${device}-${String(shot).padStart(2, '0')}-${name}`);
 }

@@ -27,6 +27,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import assert from 'node:assert/strict';
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 import AxeBuilder from '@axe-core/playwright';
@@ -733,4 +734,48 @@ export async function startSmtp({ name = 'smtp', timeoutMs = 20_000 } = {}) {
       return stopped;
     },
   };
+}
+
+/**
+ * Runs `action` (a click or key press that submits a form or follows a link) and waits until the
+ * resulting document has loaded. Resolves with the final document response (after redirects).
+ */
+export async function navigate(page, action) {
+  let last = null;
+  const onResponse = (r) => {
+    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) last = r;
+  };
+  page.on('response', onResponse);
+  try {
+    const loaded = page.waitForEvent('load');
+    loaded.catch(() => {}); // if the action fails, its error is the one to report
+    await action();
+    await loaded;
+  } finally {
+    page.off('response', onResponse);
+  }
+  return last;
+}
+
+/**
+ * Layout faults a person would see: on a phone, sideways scrolling and elements sticking out on the
+ * right (a scrollable table's content excepted); on any device, a button squeezed so narrow that
+ * its label breaks letter by letter or spills out.
+ */
+export async function assertLayout(page, name, device) {
+  if (device === 'phone') {
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${name} (${page.url()}) scrolls horizontally by ${overflow}px on 360 px`);
+    const wide = await page.evaluate(() => Array.from(document.querySelectorAll('main *'))
+      .filter((el) => !el.closest('.kern-table-responsive') || el.matches('.kern-table-responsive'))
+      .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
+      .map((el) => `${el.tagName.toLowerCase()}.${el.className} "${(el.innerText || '').slice(0, 40)}"`)
+      .slice(0, 5));
+    assert.deepEqual(wide, [], `${name}: elements sticking out on the right on 360 px`);
+  }
+  const squeezed = await page.evaluate(() => Array.from(document.querySelectorAll('main button, main .kern-btn'))
+    .filter((el) => el.getBoundingClientRect().height > 96
+      || (el.querySelector('.kern-label')?.getBoundingClientRect().width ?? 0) > el.getBoundingClientRect().width + 1)
+    .map((el) => `${el.innerText.trim()} (${Math.round(el.getBoundingClientRect().width)}×${Math.round(el.getBoundingClientRect().height)}px)`));
+  assert.deepEqual(squeezed, [], `${name}: buttons squeezed too narrow for their label on ${device}`);
 }

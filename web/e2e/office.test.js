@@ -14,14 +14,13 @@
 
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import zlib from 'node:zlib';
 import {
-  useHarness, newContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll, SCREENSHOT_DIR, fontsLoaded,
+  useHarness, newContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll, SCREENSHOT_DIR, fontsLoaded, navigate, assertLayout,
 } from './harness.js';
+import { png, totpAt } from './fixtures.js';
 
 // Screenshots are numbered in the order taken: those of an earlier run would mix in.
 before(() => {
@@ -59,32 +58,6 @@ const ERR_INVALID = 'E-Mail-Adresse oder Passwort stimmen nicht, oder das Konto 
 
 // ---------------------------------------------------------------------------------------------
 // TOTP (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps) and the demo's credentials
-
-function base32Decode(text) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = 0;
-  let value = 0;
-  const out = [];
-  for (const ch of text.replace(/[\s=]/g, '').toUpperCase()) {
-    const i = alphabet.indexOf(ch);
-    if (i < 0) throw new Error(`not base32: ${ch} in ${text}`);
-    value = ((value << 5) | i) & 0xffff;
-    bits += 5;
-    if (bits >= 8) {
-      out.push((value >>> (bits - 8)) & 0xff);
-      bits -= 8;
-    }
-  }
-  return Buffer.from(out);
-}
-
-function totpAt(secret, step) {
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', base32Decode(secret)).update(counter).digest();
-  const offset = mac[mac.length - 1] & 0x0f;
-  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
 
 const stepNow = () => Math.floor(Date.now() / 1000 / 30);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -140,65 +113,9 @@ const NIEMEGK_CLERK = 'sachbearbeitung@amt-niemegk.example';
 const OPERATOR = 'betrieb@dikom.example';
 
 // ---------------------------------------------------------------------------------------------
-// Test files
-
-function crc32(buf) {
-  let crc = ~0;
-  for (const byte of buf) {
-    crc ^= byte;
-    for (let k = 0; k < 8; k += 1) crc = (crc >>> 1) ^ (0xedb88320 & -(crc & 1));
-  }
-  return ~crc >>> 0;
-}
-
-function pngChunk(type, data) {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'ascii'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A valid truecolour PNG of w×h pixels in one colour. */
-function png(w = 1, hgt = 1, rgb = [200, 40, 40]) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(w, 0);
-  ihdr.writeUInt32BE(hgt, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  const row = Buffer.from([0, ...Array.from({ length: w }, () => rgb).flat()]);
-  const raw = Buffer.concat(Array.from({ length: hgt }, () => row));
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', zlib.deflateSync(raw)),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Page helpers
 
 const pathOf = (page) => new URL(page.url()).pathname;
-
-/** Runs `action` (a click or key press that navigates) and resolves with the final document response. */
-async function navigate(page, action) {
-  let last = null;
-  const onResponse = (r) => {
-    if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) last = r;
-  };
-  page.on('response', onResponse);
-  try {
-    const loaded = page.waitForEvent('load');
-    loaded.catch(() => {});
-    await action();
-    await loaded;
-  } finally {
-    page.off('response', onResponse);
-  }
-  return last;
-}
 
 const press = (page, name, scope = page) => navigate(page, () => scope.getByRole('button', { name, exact: true }).click());
 const follow = (page, locator) => navigate(page, () => locator.click());
@@ -222,21 +139,7 @@ async function audit(page, device, name) {
   await screenshot(page, `office-${device}-${String(shots[device]).padStart(2, '0')}-${name}`);
   assert.deepEqual(pageProblems(page), [], `${name}: no console errors or failed requests`);
   await checkA11y(page, `office-${device}-${name}`);
-  if (device === 'phone') {
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `${name} (${page.url()}) scrolls horizontally by ${overflow}px on 360 px`);
-    const wide = await page.evaluate(() => Array.from(document.querySelectorAll('main *'))
-      .filter((el) => !el.closest('.kern-table-responsive') || el.matches('.kern-table-responsive'))
-      .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 1)
-      .map((el) => `${el.tagName.toLowerCase()}.${el.className} "${(el.innerText || '').slice(0, 40)}"`)
-      .slice(0, 5));
-    assert.deepEqual(wide, [], `${name}: elements sticking out on the right on 360 px`);
-  }
-  const squeezed = await page.evaluate(() => Array.from(document.querySelectorAll('main button, main .kern-btn'))
-    .filter((el) => el.getBoundingClientRect().height > 96
-      || (el.querySelector('.kern-label')?.getBoundingClientRect().width ?? 0) > el.getBoundingClientRect().width + 1)
-    .map((el) => `${el.innerText.trim()} (${Math.round(el.getBoundingClientRect().width)}×${Math.round(el.getBoundingClientRect().height)}px)`));
-  assert.deepEqual(squeezed, [], `${name}: buttons squeezed too narrow for their label on ${device}`);
+  await assertLayout(page, name, device);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +238,16 @@ async function searchInbox(page, q) {
   await page.getByLabel('Aktenzeichen oder Name').fill(q);
   const res = await press(page, 'Filtern');
   assert.equal(res.status(), 200);
-  assert.equal(new URL(page.url()).searchParams.get('q'), q);
+  const params = new URL(page.url()).searchParams;
+  if (/\d/.test(q) && q.includes('-')) {
+    assert.equal(params.get('q'), q, 'a reference number stays readable in the address');
+  } else {
+    // A name never appears in the address: it travels sealed for this session.
+    assert.equal(params.get('q'), null);
+    assert.ok(params.get('suche'), page.url());
+    assert.ok(!page.url().toLowerCase().includes(q.toLowerCase()), `no name in ${page.url()}`);
+  }
+  assert.equal(await page.getByLabel('Aktenzeichen oder Name').inputValue(), q, 'the search box keeps the term');
   return inboxReferences(page);
 }
 

@@ -181,6 +181,15 @@ impl DataKey {
         })
     }
 
+    /// A key derived for a short-lived purpose and never stored (e.g. the search terms of one
+    /// staff session): its secret comes from the caller's key derivation.
+    pub fn derived(id: &str, secret: [u8; 32]) -> DataKey {
+        DataKey {
+            id: id.to_owned(),
+            secret,
+        }
+    }
+
     pub fn id(&self) -> &str {
         &self.id
     }

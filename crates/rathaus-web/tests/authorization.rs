@@ -71,6 +71,13 @@ async fn case_in(app: &App, slug: &str, secret_text: &str) -> String {
         .id
 }
 
+fn router_of(app: &App) -> axum::Router {
+    rathaus_web::router(rathaus_web::AppState::new(
+        app.clone(),
+        rathaus_web::Assets::locate(None),
+    ))
+}
+
 /// Method, path, kind of route, form fields.
 type RouteCase = (
     &'static str,
@@ -107,10 +114,7 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
         return;
     };
     let app = &t.app;
-    let router = rathaus_web::router(rathaus_web::AppState::new(
-        app.clone(),
-        rathaus_web::Assets::locate(None),
-    ));
+    let router = router_of(app);
     let secret = "Geheime Beschreibung 4711 des Mangels";
     let case = case_in(app, "panketal", secret).await;
     let other_case = case_in(app, "bad-belzig", "Andere Beschreibung 0815 in Belzig").await;
@@ -202,6 +206,12 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
     let routes: Vec<RouteCase> = vec![
         ("GET", "/verwaltung".into(), "home", vec![]),
         ("GET", "/verwaltung/vorgaenge".into(), "inbox", vec![]),
+        (
+            "POST",
+            "/verwaltung/vorgaenge".into(),
+            "inbox",
+            vec![("q", "Mustermann")],
+        ),
         ("GET", case_path.clone(), "case", vec![]),
         (
             "POST",
@@ -350,4 +360,99 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
     );
 }
 
-contract_tests!(every_office_route_refuses_everyone_it_should);
+/// A name typed into the inbox's search never appears in an address (proxies' logs, the browser's
+/// history): the form is posted and the inbox's address carries the name sealed for the session,
+/// which another session cannot open. Reference numbers stay readable.
+async fn a_name_searched_in_the_inbox_stays_out_of_every_address(b: TestBackend) {
+    let Some(t): Option<TestApp> = demo_app(b).await else {
+        return;
+    };
+    let app = &t.app;
+    let router = router_of(app);
+    let case = case_in(app, "panketal", "Ast auf dem Gehweg").await;
+    let case_link = format!("/verwaltung/vorgaenge/{case}");
+    let demo = app.demo_staff_credentials().await.unwrap();
+    let clerk = demo
+        .iter()
+        .find(|d| d.tenant_key.as_deref() == Some("12060181") && d.role == Role::Clerk)
+        .unwrap()
+        .clone();
+    let now = app.now().unix_timestamp();
+    let mut br = Browser::new(&router);
+    br.sign_in(&clerk.email, &clerk.password, || clerk.code_at(now))
+        .await;
+
+    let csrf = br.get("/verwaltung/vorgaenge").await.csrf().unwrap();
+    let search = |q: &'static str| {
+        [
+            ("csrf", csrf.clone()),
+            ("q", q.to_owned()),
+            ("status", String::new()),
+        ]
+    };
+    let form = search("Mustermann");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = br.post("/verwaltung/vorgaenge", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let address = r.location.clone().unwrap();
+    assert!(
+        address.starts_with("/verwaltung/vorgaenge?suche="),
+        "{address}"
+    );
+    assert!(!address.to_lowercase().contains("muster"), "{address}");
+    let page = br.get(&address).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&case_link), "the name finds the case");
+    assert!(
+        page.body.contains("value=\"Mustermann\""),
+        "the search box shows the name"
+    );
+
+    let form = search("Musterfrau");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let other = br
+        .post("/verwaltung/vorgaenge", &form)
+        .await
+        .location
+        .unwrap();
+    assert!(
+        !br.get(&other).await.body.contains(&case_link),
+        "another name finds nothing"
+    );
+
+    // A reference number is not personal: it stays in the address as typed.
+    let form = search("MM-2026-000001");
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let r = br.post("/verwaltung/vorgaenge", &form).await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/verwaltung/vorgaenge?q=MM-2026-000001")
+    );
+
+    // Without the token the form is refused.
+    let r = br
+        .post("/verwaltung/vorgaenge", &[("q", "Mustermann")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    // The same clerk in another session (half a minute later, the next code): the sealed search
+    // is of no use there.
+    t.clock.advance(time::Duration::seconds(30));
+    let mut second = Browser::new(&router);
+    second
+        .sign_in(&clerk.email, &clerk.password, || clerk.code_at(now + 30))
+        .await;
+    let page = second.get(&address).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains("Suche nicht mehr gültig"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("value=\"Mustermann\""));
+}
+
+contract_tests!(
+    every_office_route_refuses_everyone_it_should,
+    a_name_searched_in_the_inbox_stays_out_of_every_address,
+);

@@ -104,8 +104,7 @@ impl App {
             })
             .collect();
         let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
-        let looks_like_reference =
-            search.is_some_and(|s| s.contains('-') && s.chars().any(|c| c.is_ascii_digit()));
+        let looks_like_reference = search.is_some_and(looks_like_reference);
         let mut filter = InboxFilter {
             tenant_keys: vis.tenant_keys.clone(),
             services: vis.services.clone(),
@@ -211,4 +210,9 @@ impl App {
             problems,
         })
     }
+}
+
+/// Whether a search term is a reference number (`MM-2026-000001`) rather than words of a name.
+pub fn looks_like_reference(term: &str) -> bool {
+    term.contains('-') && term.chars().any(|c| c.is_ascii_digit())
 }

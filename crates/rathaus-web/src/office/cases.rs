@@ -22,7 +22,7 @@ use crate::{AppState, forms};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/verwaltung/vorgaenge", get(inbox))
+        .route("/verwaltung/vorgaenge", get(inbox).post(inbox_search))
         .route("/verwaltung/vorgaenge/{id}", get(case_page))
         .route("/verwaltung/vorgaenge/{id}/zuweisen", post(assign))
         .route("/verwaltung/vorgaenge/{id}/notiz", post(note))
@@ -48,6 +48,19 @@ pub(crate) fn office_error(e: AppError, layout: Layout) -> Response {
             .into_response(),
         other => PageError::from_app(other, layout).into_response(),
     }
+}
+
+/// A form posted without a valid token (an old page, or another site): 403, nothing done.
+pub(crate) fn form_expired(layout: Layout) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        render(&Message {
+            layout,
+            heading: "Formular abgelaufen".into(),
+            text: "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.".into(),
+        }),
+    )
+        .into_response()
 }
 
 #[derive(Template)]
@@ -78,7 +91,10 @@ struct InboxParams {
     von: Option<String>,
     bis: Option<String>,
     ueberfaellig: Option<String>,
+    /// A reference number (names come sealed, in `suche`).
     q: Option<String>,
+    /// A search term sealed for this session (see [`super::search`]).
+    suche: Option<String>,
     seite: Option<i64>,
 }
 
@@ -94,6 +110,9 @@ struct InboxView {
     to: String,
     overdue: bool,
     q: String,
+    /// `?suche=…` came from another session (or was altered): the search is not applied.
+    search_lost: bool,
+    csrf: String,
     prev: Option<String>,
     next: Option<String>,
 }
@@ -108,6 +127,12 @@ async fn inbox(
         Err(r) => return r,
     };
     let layout = office_layout(&state, &headers, &who, "/verwaltung/vorgaenge").await;
+    let sealed = p.suche.clone().filter(|s| !s.is_empty());
+    let opened = sealed
+        .as_deref()
+        .and_then(|s| super::search::open(&state, &headers, s));
+    let search_lost = sealed.is_some() && opened.is_none();
+    let term = opened.or_else(|| p.q.clone());
     let query = InboxQuery {
         status: p.status.clone().filter(|s| !s.is_empty()),
         service: p.dienst.clone().filter(|s| !s.is_empty()),
@@ -115,7 +140,7 @@ async fn inbox(
         from: p.von.clone(),
         to: p.bis.clone(),
         overdue: p.ueberfaellig.as_deref() == Some("ja"),
-        q: p.q.clone(),
+        q: term.clone(),
         page: p.seite.unwrap_or(1),
     };
     let page = match state.app.inbox(&who, &query).await {
@@ -131,6 +156,7 @@ async fn inbox(
             ("bis", p.bis.clone().unwrap_or_default()),
             ("ueberfaellig", p.ueberfaellig.clone().unwrap_or_default()),
             ("q", p.q.clone().unwrap_or_default()),
+            ("suche", sealed.clone().unwrap_or_default()),
             ("seite", n.to_string()),
         ]
         .into_iter()
@@ -143,7 +169,8 @@ async fn inbox(
     };
     let prev = (page.page > 1).then(|| link(page.page - 1));
     let next = (page.page < page.pages).then(|| link(page.page + 1));
-    render(&InboxView {
+    let (csrf, cookie) = cookies::csrf_token(&state, &headers);
+    let mut response = render(&InboxView {
         layout,
         status: query.status.clone().unwrap_or_default(),
         service: query.service.clone().unwrap_or_default(),
@@ -151,11 +178,88 @@ async fn inbox(
         from: p.von.unwrap_or_default(),
         to: p.bis.unwrap_or_default(),
         overdue: query.overdue,
-        q: p.q.unwrap_or_default(),
+        q: if search_lost {
+            String::new()
+        } else {
+            term.unwrap_or_default()
+        },
+        search_lost,
+        csrf,
         page,
         prev,
         next,
     })
+    .into_response();
+    if let Some(c) = cookie {
+        cookies::append(response.headers_mut(), c);
+    }
+    response
+}
+
+/// The filter form, posted so that a name typed into the search stays out of the address: answers
+/// with the inbox's address, the name sealed for this session.
+async fn inbox_search(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
+    let who = match require_staff(&state, &headers).await {
+        Ok(w) => w,
+        Err(r) => return r,
+    };
+    // Only those who may see the inbox get an address for it.
+    if let Err(e) = state.app.case_visibility(&who).await {
+        let layout = office_layout(&state, &headers, &who, "/verwaltung/vorgaenge").await;
+        return office_error(e, layout);
+    }
+    let input = match forms::urlencoded(request).await {
+        Ok(i) => i,
+        Err(s) => return s.into_response(),
+    };
+    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
+        return form_expired(office_layout(&state, &headers, &who, "/verwaltung").await);
+    }
+    let mut params: Vec<(&str, String)> = [
+        "status",
+        "dienst",
+        "zustaendig",
+        "von",
+        "bis",
+        "ueberfaellig",
+    ]
+    .into_iter()
+    .filter_map(|k| {
+        input
+            .get(k)
+            .filter(|v| !v.is_empty())
+            .map(|v| (k, v.to_owned()))
+    })
+    .collect();
+    let term = input.get("q").map(str::trim).unwrap_or_default();
+    if !term.is_empty() {
+        if rathaus_app::office::inbox::looks_like_reference(term) {
+            params.push(("q", term.to_owned()));
+        } else {
+            match super::search::seal(&state, &headers, term) {
+                Some(sealed) => params.push(("suche", sealed)),
+                None => {
+                    let layout =
+                        office_layout(&state, &headers, &who, "/verwaltung/vorgaenge").await;
+                    return office_error(
+                        AppError::Internal("the search could not be sealed".into()),
+                        layout,
+                    );
+                }
+            }
+        }
+    }
+    let query = serde_urlencoded::to_string(params).unwrap_or_default();
+    let to = if query.is_empty() {
+        "/verwaltung/vorgaenge".to_owned()
+    } else {
+        format!("/verwaltung/vorgaenge?{query}")
+    };
+    Redirect::to(&to).into_response()
 }
 
 struct EventView {
@@ -353,16 +457,7 @@ where
         Err(s) => return s.into_response(),
     };
     if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        let layout = office_layout(&state, &headers, &who, "/verwaltung").await;
-        return (
-            StatusCode::FORBIDDEN,
-            render(&Message {
-                layout,
-                heading: "Formular abgelaufen".into(),
-                text: "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.".into(),
-            }),
-        )
-            .into_response();
+        return form_expired(office_layout(&state, &headers, &who, "/verwaltung").await);
     }
     match action(state.clone(), who.clone(), id.clone(), input).await {
         Ok(()) => Redirect::to(&format!("/verwaltung/vorgaenge/{id}")).into_response(),

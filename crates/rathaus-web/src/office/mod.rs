@@ -2,6 +2,7 @@
 
 mod auth;
 mod cases;
+mod search;
 mod settings;
 mod statute;
 mod users;

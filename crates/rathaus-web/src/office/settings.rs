@@ -14,7 +14,7 @@ use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
-use super::cases::{Message, office_error, office_layout};
+use super::cases::{form_expired, office_error, office_layout};
 use super::require_staff;
 use crate::portal::{Layout, render};
 use crate::{AppState, cookies, forms};
@@ -140,18 +140,6 @@ async fn settings_page(
     }
 }
 
-fn refused(layout: Layout) -> Response {
-    (
-        StatusCode::FORBIDDEN,
-        render(&Message {
-            layout,
-            heading: "Formular abgelaufen".into(),
-            text: "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.".into(),
-        }),
-    )
-        .into_response()
-}
-
 async fn save_profile(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -168,7 +156,7 @@ async fn save_profile(
         Err(s) => return s.into_response(),
     };
     if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return refused(layout);
+        return form_expired(layout);
     }
     let tenant = match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
         Ok(t) => t,
@@ -228,7 +216,7 @@ async fn save_logo(
         }
     }
     if !cookies::csrf_ok(&state, &headers, Some(&csrf)) {
-        return refused(layout);
+        return form_expired(layout);
     }
     let tenant = match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
         Ok(t) => t,
@@ -273,7 +261,7 @@ async fn save_service(
         Err(s) => return s.into_response(),
     };
     if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return refused(layout);
+        return form_expired(layout);
     }
     let tenant = match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
         Ok(t) => t,

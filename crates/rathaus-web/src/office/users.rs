@@ -12,7 +12,7 @@ use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
-use super::cases::{Message, office_error, office_layout};
+use super::cases::{form_expired, office_error, office_layout};
 use super::require_staff;
 use crate::portal::{Layout, render};
 use crate::{AppState, cookies, forms};
@@ -132,16 +132,7 @@ async fn prologue(
         .await
         .map_err(IntoResponse::into_response)?;
     if !cookies::csrf_ok(state, headers, input.get("csrf")) {
-        let text = "Bitte laden Sie die Seite neu und versuchen Sie es noch einmal.".into();
-        return Err((
-            StatusCode::FORBIDDEN,
-            render(&Message {
-                layout,
-                heading: "Formular abgelaufen".into(),
-                text,
-            }),
-        )
-            .into_response());
+        return Err(form_expired(layout));
     }
     let tenant = state
         .app
