@@ -15,17 +15,18 @@
 // and every amount expected is asked of the quote API, never written down here. PDFs are read with
 // `pdftotext -layout` (poppler-utils). The tests of this file build on each other and run in order.
 
-import { test, describe } from 'node:test';
+import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
-  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, pageProblems, OUT_DIR, fontsLoaded, navigate, assertLayout,
+  useHarness, newContext, phoneContext, noJsContext, checkA11y, screenshot, pageProblems, OUT_DIR, fontsLoaded, clearScreenshots, navigate, assertLayout,
 } from './harness.js';
 import { png, totpAt } from './fixtures.js';
 
 const h = useHarness({ server: { name: 'rathaus-dogtax' } });
+before(() => clearScreenshots(/^dogtax-(desktop|phone)-\d+-.*\.png$/));
 
 const TENANT = '/panketal';
 const AGS = '12060181';

@@ -414,6 +414,16 @@ export async function checkA11y(page, name, { include = [], exclude = [], disabl
 }
 
 /**
+ * Deletes the screenshots whose names match `pattern`, before a test file numbers its own anew:
+ * those of an earlier run would otherwise mix in.
+ */
+export function clearScreenshots(pattern) {
+  let names = [];
+  try { names = readdirSync(SCREENSHOT_DIR); } catch { /* none yet */ }
+  for (const f of names) if (pattern.test(f)) rmSync(path.join(SCREENSHOT_DIR, f));
+}
+
+/**
  * Writes a full-page PNG to screenshots/<name>.png (name like 'phone-01-start') and returns its path.
  */
 export async function screenshot(page, name) {

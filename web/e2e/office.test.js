@@ -14,20 +14,14 @@
 
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import {
-  useHarness, newContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll, SCREENSHOT_DIR, fontsLoaded, navigate, assertLayout,
+  useHarness, newContext, checkA11y, screenshot, keyboardAudit, pageProblems, settleScroll, fontsLoaded, clearScreenshots, navigate, assertLayout,
 } from './harness.js';
 import { png, totpAt } from './fixtures.js';
 
-// Screenshots are numbered in the order taken: those of an earlier run would mix in.
-before(() => {
-  let names = [];
-  try { names = readdirSync(SCREENSHOT_DIR); } catch { /* none yet */ }
-  for (const f of names) if (/^office-(desktop|phone)-\d+-.*\.png$/.test(f)) rmSync(path.join(SCREENSHOT_DIR, f));
-});
+before(() => clearScreenshots(/^office-(desktop|phone)-\d+-.*\.png$/));
 
 const h = useHarness({
   smtp: true,
