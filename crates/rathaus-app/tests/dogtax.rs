@@ -781,6 +781,15 @@ async fn a_second_registration_extends_the_household(b: TestBackend) {
     );
     assert!(preview.iter().any(|l| l.contains("DE98ZZZ09999999999")));
     decide(&t, &token).await;
+    // A household from before the holder index is found by its sealed data all the same.
+    let mut tx = app.store.begin().await.unwrap();
+    tx.execute(
+        "UPDATE dogtax_households SET holder_index = NULL",
+        Vec::new(),
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
     // Twenty days on, the same person registers two more dogs, one kept since May 2025: the
     // household grows, and the late registration is taxed back to June 2025.
     t.clock.advance(time::Duration::days(20));

@@ -47,6 +47,8 @@ pub struct NewHousehold<'a> {
     pub kassenzeichen: &'a str,
     pub payment_method: &'a str,
     pub holder: &'a Value,
+    /// A keyed hash identifying the holder (see the migration `dogtax_holder_index`).
+    pub holder_index: &'a str,
     pub payment: &'a Value,
     pub now: OffsetDateTime,
 }
@@ -282,9 +284,9 @@ impl Store {
             .await?;
         let now = crate::now_ms(h.now);
         tx.execute(
-            "INSERT INTO dogtax_households (id, tenant_key, kassenzeichen, payment_method, holder, payment, created_at, updated_at, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
-            args![h.id, h.tenant_key, h.kassenzeichen, h.payment_method, holder, payment, now],
+            "INSERT INTO dogtax_households (id, tenant_key, kassenzeichen, payment_method, holder, payment, created_at, updated_at, version, holder_index)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
+            args![h.id, h.tenant_key, h.kassenzeichen, h.payment_method, holder, payment, now, h.holder_index],
         )
         .await?;
         Ok(())
@@ -300,6 +302,7 @@ impl Store {
         id: &str,
         payment_method: &str,
         holder: &Value,
+        holder_index: &str,
         payment: &Value,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
@@ -319,9 +322,9 @@ impl Store {
             .await?;
         let n = tx
             .execute(
-                "UPDATE dogtax_households SET payment_method = $3, holder = $4, payment = $5, updated_at = $6, version = version + 1
+                "UPDATE dogtax_households SET payment_method = $3, holder = $4, payment = $5, updated_at = $6, version = version + 1, holder_index = $7
                  WHERE id = $1 AND tenant_key = $2",
-                args![id, tenant_key, payment_method, holder, payment, crate::now_ms(now)],
+                args![id, tenant_key, payment_method, holder, payment, crate::now_ms(now), holder_index],
             )
             .await?;
         if n == 0 {
@@ -369,6 +372,28 @@ impl Store {
         let sql =
             format!("{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 ORDER BY created_at, kassenzeichen");
         let rows = self.dogtax_rows_dynamic(tx, sql, args![tenant_key]).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.household_from_row(row).await?);
+        }
+        Ok(out)
+    }
+
+    /// The households whose holder has this index, and those from before the index (which the
+    /// caller compares by their sealed data), oldest first.
+    pub async fn dogtax_households_by_holder(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+        holder_index: &str,
+    ) -> Result<Vec<Household>, StoreError> {
+        let sql = format!(
+            "{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 AND (holder_index = $2 OR holder_index IS NULL)
+             ORDER BY created_at, kassenzeichen"
+        );
+        let rows = self
+            .dogtax_rows_dynamic(tx, sql, args![tenant_key, holder_index])
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(self.household_from_row(row).await?);

@@ -41,6 +41,11 @@ const SQLITE: &[Migration] = &[
         name: "dogtax",
         sql: include_str!("../migrations/sqlite/0005_dogtax.sql"),
     },
+    Migration {
+        version: 6,
+        name: "dogtax_holder_index",
+        sql: include_str!("../migrations/sqlite/0006_dogtax_holder_index.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -68,6 +73,11 @@ const POSTGRES: &[Migration] = &[
         version: 5,
         name: "dogtax",
         sql: include_str!("../migrations/postgres/0005_dogtax.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "dogtax_holder_index",
+        sql: include_str!("../migrations/postgres/0006_dogtax_holder_index.sql"),
     },
 ];
 

@@ -48,6 +48,19 @@ impl HolderFacts {
             norm(&self.postcode)
         )
     }
+
+    /// The [`match_key`](Self::match_key) as a keyed hash bound to the tenant, stored in the clear
+    /// next to the sealed holder so that the household is found by an index lookup. `secret` is
+    /// the installation's `dogtax-holder-index` secret.
+    pub(crate) fn index(&self, secret: &[u8; 32], tenant_key: &str) -> Result<String, AppError> {
+        use hmac::{Hmac, KeyInit, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        mac.update(tenant_key.as_bytes());
+        mac.update(&[0]);
+        mac.update(self.match_key().as_bytes());
+        Ok(data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes()[..16]))
+    }
 }
 
 /// How the household pays.
@@ -236,4 +249,37 @@ pub(crate) fn one_line(text: &str) -> String {
         .filter(|l| !l.is_empty())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn holder(name: &str, street: &str) -> HolderFacts {
+        HolderFacts {
+            name: name.into(),
+            street: street.into(),
+            postcode: "16341".into(),
+            city: "Panketal".into(),
+            ..HolderFacts::default()
+        }
+    }
+
+    #[test]
+    fn the_holder_index_ignores_spelling_and_depends_on_tenant_and_secret() -> Result<(), AppError> {
+        let a = holder("Lena Müller", "Schönerlinder Straße 12");
+        let b = holder("lena  müller", "Schönerlinder Str. 12");
+        let secret = [3u8; 32];
+        let index = a.index(&secret, "12060181")?;
+        assert_eq!(index, b.index(&secret, "12060181")?);
+        assert_eq!(index.len(), 32);
+        assert!(!index.contains("mueller") && !index.contains("müller"));
+        assert_ne!(index, a.index(&secret, "12069020")?, "bound to the tenant");
+        assert_ne!(index, a.index(&[4u8; 32], "12060181")?, "keyed");
+        assert_ne!(
+            index,
+            holder("Lena Müller", "Schönerlinder Straße 14").index(&secret, "12060181")?
+        );
+        Ok(())
+    }
 }

@@ -139,6 +139,7 @@ impl App {
             dogs: 0,
         };
         progress.begin("households", lines.len());
+        let index_secret = self.holder_index_secret()?;
         let mut tx = self.store.begin().await?;
         for (i, line) in lines.iter().enumerate() {
             let id = new_record_id(self.rng.as_ref())?;
@@ -161,6 +162,7 @@ impl App {
                         kassenzeichen: &kz,
                         payment_method: &line.payment.method,
                         holder: &holder,
+                        holder_index: &line.holder.index(&index_secret, key)?,
                         payment: &payment,
                         now,
                     },

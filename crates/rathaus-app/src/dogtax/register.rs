@@ -208,13 +208,25 @@ impl App {
                 return Ok(Some(h));
             }
         }
-        for h in self.store.dogtax_households(Some(tx), tenant).await? {
+        let index = holder.index(&self.holder_index_secret()?, tenant)?;
+        // The index narrows the search; the comparison below decides (and covers households from
+        // before the index).
+        for h in self
+            .store
+            .dogtax_households_by_holder(Some(tx), tenant, &index)
+            .await?
+        {
             let known: HolderFacts = from_value(&h.holder)?;
             if known.match_key() == key {
                 return Ok(Some(h));
             }
         }
         Ok(None)
+    }
+
+    /// The secret behind the households' holder index.
+    pub(crate) fn holder_index_secret(&self) -> Result<[u8; 32], AppError> {
+        Ok(self.store.keyring().derive_secret("dogtax-holder-index")?)
     }
 
     async fn register_dogs(
@@ -293,6 +305,7 @@ impl App {
                             &h.id,
                             &payment.method,
                             &holder_v,
+                            &holder.index(&self.holder_index_secret()?, tenant)?,
                             &payment_v,
                             s.now,
                         )
@@ -331,6 +344,7 @@ impl App {
                             kassenzeichen: &kz,
                             payment_method: &payment.method,
                             holder: &holder_v,
+                            holder_index: &holder.index(&self.holder_index_secret()?, tenant)?,
                             payment: &payment_v,
                             now: s.now,
                         },
