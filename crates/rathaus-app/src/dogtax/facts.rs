@@ -266,7 +266,8 @@ mod tests {
     }
 
     #[test]
-    fn the_holder_index_ignores_spelling_and_depends_on_tenant_and_secret() -> Result<(), AppError> {
+    fn the_holder_index_ignores_spelling_and_depends_on_tenant_and_secret() -> Result<(), AppError>
+    {
         let a = holder("Lena Müller", "Schönerlinder Straße 12");
         let b = holder("lena  müller", "Schönerlinder Str. 12");
         let secret = [3u8; 32];
