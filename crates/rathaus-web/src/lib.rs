@@ -49,6 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(portal::routes())
         .merge(office::routes())
         .nest("/api/v1", api::routes())
+        .route("/api/openapi.json", axum::routing::get(api::openapi))
         .nest("/assets", assets::routes(&state.assets))
         .route_layer(axum::middleware::from_fn(middleware::tag_route))
         .fallback(error::not_found_fallback)

@@ -213,7 +213,81 @@ async fn each_client_address_is_rate_limited(b: TestBackend) {
     assert_eq!(r.status, StatusCode::OK);
 }
 
+/// `/api/openapi.json` describes what the API really does: its examples are real answers, and real
+/// answers (a quote, a 422, a 404) fit its schemas.
+async fn the_openapi_document_matches_the_answers(b: TestBackend) {
+    let Some(h) = harness(b).await else { return };
+    let res = h
+        .router
+        .clone()
+        .oneshot(
+            Request::get("/api/openapi.json")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let bytes = res.into_body().collect().await.unwrap().to_bytes();
+    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let op = &doc["paths"]["/api/v1/tenants/{ags}/dog-tax/quote"]["post"];
+    // The document itself is the schema; `$ref` picks one of its components.
+    let misfits = |component: &str, instance: &Value| -> Vec<String> {
+        let mut schema = doc.clone();
+        schema["$ref"] = json!(format!("#/components/schemas/{component}"));
+        let validator = jsonschema::draft202012::new(&schema).unwrap();
+        validator
+            .iter_errors(instance)
+            .map(|e| format!("{}: {e}", e.instance_path()))
+            .collect()
+    };
+    let path = "/api/v1/tenants/12060181/dog-tax/quote";
+
+    // The request example, sent, is answered with the response example.
+    let request = op["requestBody"]["content"]["application/json"]["example"].clone();
+    assert_eq!(misfits("QuoteRequest", &request), Vec::<String>::new());
+    let r = post(&h.router, path, &request.to_string(), "192.0.2.20:5000").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json);
+    assert_eq!(
+        r.json,
+        op["responses"]["200"]["content"]["application/json"]["example"]
+    );
+    assert_eq!(misfits("Quote", &r.json), Vec::<String>::new());
+
+    // The 422 example is the answer to an unknown exemption code.
+    let mut bad = request.clone();
+    bad["dogs"][0]["exemption"] = json!("vip");
+    let r = post(&h.router, path, &bad.to_string(), "192.0.2.20:5000").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json,
+        op["responses"]["422"]["content"]["application/problem+json"]["example"]
+    );
+    assert_eq!(misfits("Problem", &r.json), Vec::<String>::new());
+
+    // A field the schema does not have is refused by the schema and by the API.
+    let mut extra = request.clone();
+    extra["fee"] = json!("0.00");
+    assert!(!misfits("QuoteRequest", &extra).is_empty());
+    let r = post(&h.router, path, &extra.to_string(), "192.0.2.20:5000").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(misfits("Problem", &r.json), Vec::<String>::new());
+
+    let r = post(
+        &h.router,
+        "/api/v1/tenants/99999999/dog-tax/quote",
+        &request.to_string(),
+        "192.0.2.20:5000",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(misfits("Problem", &r.json), Vec::<String>::new());
+}
+
 contract_tests!(
+    the_openapi_document_matches_the_answers,
     quote_answers_with_the_engine_result,
     bad_input_is_a_problem_naming_each_field,
     unknown_disabled_and_administrations_are_not_found,

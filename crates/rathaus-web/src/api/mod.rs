@@ -24,6 +24,19 @@ pub(crate) fn routes() -> Router<AppState> {
         .layer(Extension(quote_limit))
 }
 
+/// The API's description (OpenAPI 3.1), at `/api/openapi.json`. Written by hand next to the
+/// handlers; the tests check real answers against its schemas and examples.
+pub(crate) const OPENAPI: &str = include_str!("openapi.json");
+
+pub(crate) async fn openapi() -> Response {
+    let mut response = OPENAPI.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
 /// JSON with the given status and content type.
 pub(crate) fn json_response(
     status: StatusCode,
