@@ -143,7 +143,28 @@ async fn malformed_register_imports_nothing(b: TestBackend) {
     assert_eq!(app.store.count_tenants().await.unwrap(), (0, 0));
 }
 
+/// The demo's staff credentials derive from the master key: after a rotation the banner must not
+/// offer credentials the accounts no longer have, but say how to set new ones.
+async fn demo_staff_after_a_key_rotation_are_marked_not_current(b: TestBackend) {
+    let Some(t) = demo_app(b).await else { return };
+    let app = &t.app;
+    let before = app.seed_demo_staff().await.unwrap();
+    assert_eq!(before.len(), 7);
+    assert!(before.iter().all(|d| d.current && d.account_id.is_some()));
+    app.rotate_master_key(&Actor::Cli).await.unwrap();
+    let after = app.seed_demo_staff().await.unwrap();
+    assert!(after.iter().all(|d| !d.current), "{after:?}");
+    for (a, b) in before.iter().zip(&after) {
+        assert_eq!(
+            a.account_id, b.account_id,
+            "the accounts are kept, not created anew"
+        );
+        assert_ne!(a.password, b.password);
+    }
+}
+
 contract_tests!(
+    demo_staff_after_a_key_rotation_are_marked_not_current,
     demo_seeds_pilots_and_is_idempotent,
     enabling_is_audited_and_unknown_keys_are_bad_input,
     malformed_register_imports_nothing,

@@ -221,7 +221,22 @@ async fn demo_staff_are_enrolled_stable_and_idempotent(b: TestBackend) {
         assert_eq!(roles, vec![Role::Clerk, Role::TenantAdmin], "{key}");
     }
     let report = app.seed_demo().await.unwrap();
-    assert_eq!(report.staff, first, "stable across runs");
+    let credentials = |all: &[rathaus_app::staff::demo::DemoStaff]| {
+        all.iter()
+            .map(|s| (s.email.clone(), s.password.clone(), s.totp_secret.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        credentials(&report.staff),
+        credentials(&first),
+        "stable across runs"
+    );
+    assert!(
+        report
+            .staff
+            .iter()
+            .all(|s| s.current && s.account_id.is_some())
+    );
     assert!(
         app.list_staff(None)
             .await

@@ -551,6 +551,15 @@ async fn demo_banner(
         out.push_str(&format!("{}/verwaltung/anmelden\n", app.config.public_url));
         out.push_str("  (add the TOTP secret to an authenticator app, or open the otpauth URI)\n");
         for s in &report.staff {
+            if !s.current {
+                out.push_str(&format!(
+                    "\n    {:<34} {}\n      no longer the demo's credentials (e.g. after `rathaus keys rotate-master`);\n      `rathaus user reset {} --second-factor` prints a link to set new ones\n",
+                    s.email,
+                    s.role.label_de(),
+                    s.account_id.as_deref().unwrap_or("<id>")
+                ));
+                continue;
+            }
             out.push_str(&format!(
                 "\n    {:<34} {}\n      password {}\n      TOTP     {}\n      {}\n",
                 s.email,

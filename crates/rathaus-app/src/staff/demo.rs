@@ -21,6 +21,11 @@ pub struct DemoStaff {
     /// Base32, for typing into an authenticator app.
     pub totp_secret: String,
     pub otpauth_uri: String,
+    /// The account, once it exists.
+    pub account_id: Option<String>,
+    /// Whether the account still has these credentials. Not so once the master key was rotated
+    /// (they derive from it) or someone gave the account a new second factor.
+    pub current: bool,
     secret: Vec<u8>,
 }
 
@@ -120,6 +125,8 @@ impl App {
                 role,
                 tenant_key: tenant_key.map(str::to_owned),
                 password,
+                account_id: None,
+                current: true,
                 secret,
             });
         }
@@ -127,11 +134,14 @@ impl App {
     }
 
     /// Creates the demo accounts that do not exist yet (idempotent; existing accounts are left as
-    /// an administrator may have changed them). Returns the credentials of all demo accounts.
+    /// an administrator may have changed them). Returns the credentials of all demo accounts, each
+    /// marked whether the account still has them.
     pub async fn seed_demo_staff(&self) -> Result<Vec<DemoStaff>, AppError> {
-        let all = self.demo_staff_credentials().await?;
-        for d in &all {
-            if self.store.staff_by_email(&d.email).await?.is_some() {
+        let mut all = self.demo_staff_credentials().await?;
+        for d in &mut all {
+            if let Some(account) = self.store.staff_by_email(&d.email).await? {
+                d.current = account.totp_secret.as_deref() == Some(d.secret.as_slice());
+                d.account_id = Some(account.id);
                 continue;
             }
             let tenant_key = d.tenant_key.as_deref();
@@ -170,6 +180,7 @@ impl App {
             )
             .await?;
             tx.commit().await?;
+            d.account_id = Some(id);
         }
         Ok(all)
     }
