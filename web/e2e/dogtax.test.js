@@ -4,7 +4,8 @@
 // clerk (desktop) approves; the citizen downloads the Hundesteuerbescheid from the status page, whose
 // installments must equal those of the quote API for the same dogs and the day of approval; then the
 // citizen deregisters one dog with the tag number printed on the notice, sees the credit, a clerk
-// approves and the citizen downloads the Änderungsbescheid with the credit.
+// approves and the citizen downloads the Änderungsbescheid with the credit; finally a replacement for
+// the other dog's lost tag, with the statute's fee on the check page and the Gebührenbescheid.
 //
 // Also: an invalid IBAN and a 14-digit microchip number are refused next to their fields; "add another
 // dog" and removing a dog work in a browser without JavaScript; axe (WCAG 2.1 A/AA, zero violations)
@@ -497,6 +498,9 @@ describe('dog tax in Panketal: register two dogs on a phone, notice, deregister 
     assert.ok(tag, `Bello's row starts with his tag number: ${belloRow}`);
     journey.belloTag = tag[1];
     assert.notEqual(journey.belloTag, '–', 'Bello has a tag');
+    const lunaRow = text.split('\n').find((l) => /\bLuna\b/.test(l));
+    journey.lunaTag = lunaRow?.trim().match(/^(\S+)\s+Luna\b/)?.[1];
+    assert.ok(journey.lunaTag && journey.lunaTag !== '–', `Luna, exempt, has a tag all the same: ${lunaRow}`);
   });
 
   test('deregistration of Bello with the tag number from the notice: credit preview, approval, Änderungsbescheid with the credit', async () => {
@@ -574,6 +578,52 @@ describe('dog tax in Panketal: register two dogs on a phone, notice, deregister 
     // quotes for the remaining dogs as of today.
     const expected = await quote([dogJson(LUNA), dogJson(BELLO, BELLO_END)], approvedOn);
     assert.deepEqual(installmentsOf(text), installmentsOfQuote(expected), 'installments of the change notice vs. the quote API');
+  });
+
+  test('a replacement for Luna\'s lost tag: the statute\'s fee on the check page, a new tag and the fee notice', async () => {
+    assert.ok(journey.lunaTag, 'the notice gave Luna a tag number');
+    const { page } = journey;
+    const SERVICE = `${TENANT}/hundesteuer-ersatzmarke`;
+    await page.goto(TENANT);
+    await follow(page, page.getByRole('link', { name: 'Ersatz für eine Hundesteuermarke' }));
+    assert.equal(pathOf(page), SERVICE);
+    await audit(page, 'ersatzmarke-start');
+    await press(page, BUTTON.start);
+    assert.equal(pathOf(page), `${SERVICE}/schritt/marke`);
+    await next(page, `${SERVICE}/schritt/marke`, 422);
+    await audit(page, 'ersatzmarke-marke-errors');
+    await page.getByLabel(/^Nummer der bisherigen Steuermarke oder Kassenzeichen/).fill(journey.lunaTag);
+    await page.getByLabel('Name des Hundes').fill('Luna');
+    await page.getByLabel('Sie ist verloren gegangen.', { exact: true }).check();
+    await next(page, `${SERVICE}/schritt/halter`);
+    await fillHolder(page);
+    await next(page, `${SERVICE}/schritt/erklaerung`);
+    await page.getByLabel('Ich versichere, dass meine Angaben vollständig und richtig sind.', { exact: true }).check();
+    await page.getByLabel('Ich habe die Datenschutzhinweise gelesen.', { exact: true }).check();
+    await next(page, `${SERVICE}/pruefen`);
+    const fee = (await previewText(page)).match(/Gebühr für die Ersatz-Steuermarke: (\d+,\d{2}) €/)?.[1];
+    assert.ok(fee, `the check page names the statute's fee:\n${await previewText(page)}`);
+    await audit(page, 'ersatzmarke-pruefen');
+
+    const res = await press(page, BUTTON.submit);
+    assert.equal(res.status(), 200);
+    const reference = (await page.locator('main .rh-reference').innerText()).trim();
+    assert.match(reference, new RegExp(`^HSE-${YEAR}-\\d{6}$`));
+    await audit(page, 'ersatzmarke-bestaetigung');
+    await follow(page, page.getByRole('link', { name: 'Bearbeitungsstand ansehen' }));
+    const statusHref = pathOf(page);
+
+    await approve(reference, 'Verlust glaubhaft gemacht.');
+    await page.goto(statusHref);
+    await audit(page, 'ersatzmarke-status-bescheid');
+    const text = pdfText(await downloadNotice(page, /Gebührenbescheid Ersatz-Steuermarke/), 'dogtax-gebuehrenbescheid').replace(/\s+/g, ' ');
+    assert.match(text, /Gebührenbescheid für eine Ersatz-Steuermarke/);
+    const replaced = text.match(/für Ihren Hund „Luna“ erhalten Sie die Ersatz-Steuermarke Nr\. (\S+)\. Die bisherige Steuermarke Nr\. (\S+) ist ab sofort ungültig/);
+    assert.ok(replaced, `the notice names the new and the old tag:\n${text}`);
+    assert.equal(replaced[2], journey.lunaTag);
+    assert.notEqual(replaced[1], journey.lunaTag, 'a new number');
+    assert.match(text, new RegExp(`Gebühr ${fee} €`));
+    assert.ok(text.includes(journey.kassenzeichen), 'the household\'s Kassenzeichen');
     await journey.ctx.close();
   });
 });
