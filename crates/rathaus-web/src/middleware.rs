@@ -47,6 +47,16 @@ pub(crate) async fn security_headers(
         HeaderName::from_static("permissions-policy"),
         HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
     );
+    // Pages may show what a citizen typed (names, an IBAN) or a clerk's cases: no copy stays in
+    // the browser's cache for the next person at a shared computer to page back to. Assets say
+    // otherwise for themselves.
+    let html = h
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if html && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     if state.web.hsts {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,

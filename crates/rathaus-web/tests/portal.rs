@@ -23,6 +23,7 @@ struct Page {
     status: StatusCode,
     location: Option<String>,
     content_type: String,
+    cache_control: Option<String>,
     body: String,
     bytes: Vec<u8>,
 }
@@ -71,8 +72,13 @@ impl Browser {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
+        let cache_control = res
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_owned());
         let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
         Page {
+            cache_control,
             status,
             location,
             content_type,
@@ -232,6 +238,22 @@ async fn a_citizen_reports_a_defect_end_to_end(backend: TestBackend) {
     assert!(
         r.body.contains(">kurz</textarea>"),
         "typed value shown again"
+    );
+    assert_eq!(
+        r.cache_control.as_deref(),
+        Some("no-store"),
+        "what was typed stays out of the browser's cache"
+    );
+    // Assets, by contrast, are kept for good (their names change with their content).
+    let css = r.body.split("href=\"").find_map(|rest| {
+        let href = rest.split('"').next()?;
+        (href.starts_with("/assets/rathaus") && href.ends_with(".css")).then(|| href.to_owned())
+    });
+    let css = b.get(&css.expect("the page links its stylesheet")).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(
+        css.cache_control.as_deref(),
+        Some("public, max-age=31536000, immutable")
     );
 
     let r = answer(
