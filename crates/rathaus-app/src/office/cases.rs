@@ -269,9 +269,7 @@ impl App {
         to_me: bool,
     ) -> Result<(), AppError> {
         let (case, _) = self.visible_case(who, case_id, "case.assign").await?;
-        let from = CaseStatus::from_code(&case.status).unwrap_or(CaseStatus::Received);
-        let next =
-            transition(from, CaseAction::Assign).map_err(|e| AppError::BadInput(e.to_string()))?;
+        let (from, next) = status_after(&case, CaseAction::Assign)?;
         let mut tx = self.store.begin().await?;
         let assignee = if to_me {
             Some(who.user_id.as_str())
@@ -344,9 +342,7 @@ impl App {
     ) -> Result<(), AppError> {
         let question = checked_text(question, "Rückfrage")?;
         let (case, tenant) = self.visible_case(who, case_id, "case.ask").await?;
-        let from = CaseStatus::from_code(&case.status).unwrap_or(CaseStatus::Received);
-        let next =
-            transition(from, CaseAction::Ask).map_err(|e| AppError::BadInput(e.to_string()))?;
+        let (_, next) = status_after(&case, CaseAction::Ask)?;
         let mut tx = self.store.begin().await?;
         self.store
             .update_case_status(&mut tx, &case.id, version, next.code(), None, self.now())
@@ -384,8 +380,7 @@ impl App {
     ) -> Result<bool, AppError> {
         let reasons = checked_text(reasons, "Begründung")?;
         let (case, tenant) = self.visible_case(who, case_id, "case.decide").await?;
-        let from = CaseStatus::from_code(&case.status).unwrap_or(CaseStatus::Received);
-        transition(from, CaseAction::Decide).map_err(|e| AppError::BadInput(e.to_string()))?;
+        let (from, _) = status_after(&case, CaseAction::Decide)?;
         let four_eyes = self
             .store
             .offer(&case.tenant_key, &case.service_id)
@@ -486,8 +481,7 @@ impl App {
         }
         let outcome = Outcome::from_code(&d.outcome)
             .ok_or_else(|| AppError::Internal("unknown outcome".into()))?;
-        let from = CaseStatus::from_code(&case.status).unwrap_or(CaseStatus::Received);
-        transition(from, CaseAction::Decide).map_err(|e| AppError::BadInput(e.to_string()))?;
+        status_after(&case, CaseAction::Decide)?;
         let mut tx = self.store.begin().await?;
         self.store
             .update_case_status(
@@ -627,9 +621,7 @@ impl App {
         version: i64,
     ) -> Result<(), AppError> {
         let (case, _) = self.visible_case(who, case_id, "case.close").await?;
-        let from = CaseStatus::from_code(&case.status).unwrap_or(CaseStatus::Received);
-        let next =
-            transition(from, CaseAction::Close).map_err(|e| AppError::BadInput(e.to_string()))?;
+        let (_, next) = status_after(&case, CaseAction::Close)?;
         let mut tx = self.store.begin().await?;
         self.store
             .update_case_status(&mut tx, &case.id, version, next.code(), None, self.now())
@@ -725,4 +717,12 @@ fn checked_text(text: &str, what: &str) -> Result<String, AppError> {
         )));
     }
     Ok(t)
+}
+
+/// The case's status now and after `action`, or why the action is not possible now (in words for
+/// the clerk).
+fn status_after(case: &Case, action: CaseAction) -> Result<(CaseStatus, CaseStatus), AppError> {
+    let from = CaseStatus::from_code(&case.status).unwrap_or(CaseStatus::Received);
+    let next = transition(from, action).map_err(|e| AppError::BadInput(e.to_string()))?;
+    Ok((from, next))
 }

@@ -9,11 +9,15 @@ mod users;
 
 use axum::Router;
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use rathaus_domain::service::FormInput;
+use rathaus_domain::staff::StaffIdentity;
+use rathaus_domain::tenant::Tenant;
 
 use crate::AppState;
+use crate::portal::Layout;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -39,3 +43,45 @@ async fn no_store(request: Request, next: Next) -> Response {
 
 /// The signed-in staff member, or a redirect to the sign-in page.
 pub(crate) use auth::require_staff;
+
+/// The start of every settings page: the signed-in person and the municipality whose settings they
+/// open; or the page that says why not.
+pub(crate) async fn open_settings(
+    state: &AppState,
+    headers: &HeaderMap,
+    kommune: Option<&str>,
+) -> Result<(StaffIdentity, Tenant), Response> {
+    let who = require_staff(state, headers).await?;
+    match state.app.settings_tenant(&who, kommune).await {
+        Ok(t) => Ok((who, t)),
+        Err(e) => Err(cases::office_error(
+            e,
+            cases::office_layout(state, headers, &who, "/verwaltung").await,
+        )),
+    }
+}
+
+/// The start of every change on the settings pages: the signed-in person, the page's layout (for
+/// errors), the posted form with its CSRF token checked, and the municipality whose settings it
+/// changes; or the page that says why not.
+pub(crate) async fn settings_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    kommune: Option<&str>,
+    request: Request,
+    path: &str,
+) -> Result<(StaffIdentity, Layout, Tenant, FormInput), Response> {
+    let who = require_staff(state, headers).await?;
+    let layout = cases::office_layout(state, headers, &who, path).await;
+    let input = crate::forms::urlencoded(request)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    if !crate::cookies::csrf_ok(state, headers, input.get("csrf")) {
+        return Err(cases::form_expired(layout));
+    }
+    let tenant = match state.app.settings_tenant(&who, kommune).await {
+        Ok(t) => t,
+        Err(e) => return Err(cases::office_error(e, layout)),
+    };
+    Ok((who, layout, tenant, input))
+}

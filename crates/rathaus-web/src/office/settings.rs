@@ -15,9 +15,9 @@ use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
 use super::cases::{form_expired, office_error, office_layout};
-use super::require_staff;
+use super::{open_settings, require_staff, settings_form};
 use crate::portal::{Layout, render};
-use crate::{AppState, cookies, forms};
+use crate::{AppState, cookies};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -116,28 +116,20 @@ async fn settings_page(
     headers: HeaderMap,
     Query(w): Query<Which>,
 ) -> Response {
-    let who = match require_staff(&state, &headers).await {
-        Ok(w) => w,
+    let (who, t) = match open_settings(&state, &headers, w.kommune.as_deref()).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
-        Ok(t) => {
-            render_settings(
-                &state,
-                &headers,
-                &who,
-                t,
-                None,
-                Vec::new(),
-                w.gespeichert.is_some(),
-            )
-            .await
-        }
-        Err(e) => office_error(
-            e,
-            office_layout(&state, &headers, &who, "/verwaltung").await,
-        ),
-    }
+    render_settings(
+        &state,
+        &headers,
+        &who,
+        t,
+        None,
+        Vec::new(),
+        w.gespeichert.is_some(),
+    )
+    .await
 }
 
 async fn save_profile(
@@ -146,21 +138,17 @@ async fn save_profile(
     Query(w): Query<Which>,
     request: Request,
 ) -> Response {
-    let who = match require_staff(&state, &headers).await {
-        Ok(w) => w,
+    let (who, layout, tenant, input) = match settings_form(
+        &state,
+        &headers,
+        w.kommune.as_deref(),
+        request,
+        "/verwaltung/einstellungen",
+    )
+    .await
+    {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let layout = office_layout(&state, &headers, &who, "/verwaltung/einstellungen").await;
-    let input = match forms::urlencoded(request).await {
-        Ok(i) => i,
-        Err(s) => return s.into_response(),
-    };
-    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return form_expired(layout);
-    }
-    let tenant = match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
-        Ok(t) => t,
-        Err(e) => return office_error(e, layout),
     };
     let g = |k: &str| input.get(k).unwrap_or("").to_owned();
     let form = ProfileForm {
@@ -251,21 +239,17 @@ async fn save_service(
     Path(service): Path<String>,
     request: Request,
 ) -> Response {
-    let who = match require_staff(&state, &headers).await {
-        Ok(w) => w,
+    let (who, layout, tenant, input) = match settings_form(
+        &state,
+        &headers,
+        w.kommune.as_deref(),
+        request,
+        "/verwaltung/einstellungen",
+    )
+    .await
+    {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let layout = office_layout(&state, &headers, &who, "/verwaltung/einstellungen").await;
-    let input = match forms::urlencoded(request).await {
-        Ok(i) => i,
-        Err(s) => return s.into_response(),
-    };
-    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return form_expired(layout);
-    }
-    let tenant = match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
-        Ok(t) => t,
-        Err(e) => return office_error(e, layout),
     };
     let params: Vec<(String, String)> = input
         .all_pairs()

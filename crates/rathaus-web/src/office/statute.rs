@@ -11,10 +11,10 @@ use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
-use super::cases::{form_expired, office_error, office_layout};
-use super::require_staff;
+use super::cases::{office_error, office_layout};
+use super::{open_settings, settings_form};
 use crate::portal::{Layout, render};
-use crate::{AppState, cookies, forms};
+use crate::{AppState, cookies};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/verwaltung/hundesteuersatzung", get(page).post(save))
@@ -105,28 +105,20 @@ async fn page(
     headers: HeaderMap,
     Query(w): Query<Which>,
 ) -> Response {
-    let who = match require_staff(&state, &headers).await {
-        Ok(w) => w,
+    let (who, t) = match open_settings(&state, &headers, w.kommune.as_deref()).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
-        Ok(t) => {
-            show(
-                &state,
-                &headers,
-                &who,
-                t,
-                None,
-                None,
-                w.gespeichert.is_some(),
-            )
-            .await
-        }
-        Err(e) => office_error(
-            e,
-            office_layout(&state, &headers, &who, "/verwaltung").await,
-        ),
-    }
+    show(
+        &state,
+        &headers,
+        &who,
+        t,
+        None,
+        None,
+        w.gespeichert.is_some(),
+    )
+    .await
 }
 
 async fn save(
@@ -135,21 +127,17 @@ async fn save(
     Query(w): Query<Which>,
     request: Request,
 ) -> Response {
-    let who = match require_staff(&state, &headers).await {
-        Ok(w) => w,
+    let (who, layout, tenant, input) = match settings_form(
+        &state,
+        &headers,
+        w.kommune.as_deref(),
+        request,
+        "/verwaltung/hundesteuersatzung",
+    )
+    .await
+    {
+        Ok(x) => x,
         Err(r) => return r,
-    };
-    let layout = office_layout(&state, &headers, &who, "/verwaltung/hundesteuersatzung").await;
-    let input = match forms::urlencoded(request).await {
-        Ok(i) => i,
-        Err(s) => return s.into_response(),
-    };
-    if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
-        return form_expired(layout);
-    }
-    let tenant = match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
-        Ok(t) => t,
-        Err(e) => return office_error(e, layout),
     };
     let g = |k: &str| input.get(k).unwrap_or("").to_owned();
     let form = StatuteForm {

@@ -12,10 +12,10 @@ use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
-use super::cases::{form_expired, office_error, office_layout};
-use super::require_staff;
+use super::cases::{office_error, office_layout};
+use super::{open_settings, settings_form};
 use crate::portal::{Layout, render};
-use crate::{AppState, cookies, forms};
+use crate::{AppState, cookies};
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -106,40 +106,11 @@ async fn users_page(
     headers: HeaderMap,
     Query(w): Query<Which>,
 ) -> Response {
-    let who = match require_staff(&state, &headers).await {
-        Ok(w) => w,
+    let (who, t) = match open_settings(&state, &headers, w.kommune.as_deref()).await {
+        Ok(found) => found,
         Err(r) => return r,
     };
-    match state.app.settings_tenant(&who, w.kommune.as_deref()).await {
-        Ok(t) => page(&state, &headers, &who, t, None, None).await,
-        Err(e) => office_error(
-            e,
-            office_layout(&state, &headers, &who, "/verwaltung").await,
-        ),
-    }
-}
-
-/// Signed in, CSRF checked, tenant resolved: the start of every change here.
-async fn prologue(
-    state: &AppState,
-    headers: &HeaderMap,
-    kommune: Option<&str>,
-    request: Request,
-) -> Result<(StaffIdentity, Tenant, rathaus_domain::service::FormInput), Response> {
-    let who = require_staff(state, headers).await?;
-    let layout = office_layout(state, headers, &who, "/verwaltung/benutzer").await;
-    let input = forms::urlencoded(request)
-        .await
-        .map_err(IntoResponse::into_response)?;
-    if !cookies::csrf_ok(state, headers, input.get("csrf")) {
-        return Err(form_expired(layout));
-    }
-    let tenant = state
-        .app
-        .settings_tenant(&who, kommune)
-        .await
-        .map_err(|e| office_error(e, layout))?;
-    Ok((who, tenant, input))
+    page(&state, &headers, &who, t, None, None).await
 }
 
 async fn add_user(
@@ -148,7 +119,14 @@ async fn add_user(
     Query(w): Query<Which>,
     request: Request,
 ) -> Response {
-    let (who, tenant, input) = match prologue(&state, &headers, w.kommune.as_deref(), request).await
+    let (who, _, tenant, input) = match settings_form(
+        &state,
+        &headers,
+        w.kommune.as_deref(),
+        request,
+        "/verwaltung/benutzer",
+    )
+    .await
     {
         Ok(x) => x,
         Err(r) => return r,
@@ -208,11 +186,18 @@ async fn user_action(
     Path((id, action)): Path<(String, String)>,
     request: Request,
 ) -> Response {
-    let (who, tenant, _input) =
-        match prologue(&state, &headers, w.kommune.as_deref(), request).await {
-            Ok(x) => x,
-            Err(r) => return r,
-        };
+    let (who, _, tenant, _input) = match settings_form(
+        &state,
+        &headers,
+        w.kommune.as_deref(),
+        request,
+        "/verwaltung/benutzer",
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
     // The account must belong to the tenant on this page; others look like unknown ones.
     let belongs = state
         .app

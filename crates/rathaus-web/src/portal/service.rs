@@ -148,6 +148,21 @@ async fn require_draft(
     }
 }
 
+/// The page's context and the draft behind the browser's cookie, or the page that says why not.
+async fn draft_ctx(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    service: &str,
+    path: String,
+) -> Result<(Ctx, DraftSession), Response> {
+    let c = ctx(state, headers, slug, service, path)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let s = require_draft(state, headers, &c, service).await?;
+    Ok((c, s))
+}
+
 #[derive(Template)]
 #[template(path = "message.html")]
 struct MessagePage {
@@ -1020,7 +1035,7 @@ async fn check_page(
     headers: HeaderMap,
     Path((slug, service)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(
+    let (c, s) = match draft_ctx(
         &state,
         &headers,
         &slug,
@@ -1029,11 +1044,7 @@ async fn check_page(
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let s = match require_draft(&state, &headers, &c, &service).await {
-        Ok(s) => s,
+        Ok(found) => found,
         Err(r) => return r,
     };
     if s.draft.submitted_case.is_some() {
@@ -1144,7 +1155,7 @@ async fn confirmation(
     headers: HeaderMap,
     Path((slug, service)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(
+    let (c, s) = match draft_ctx(
         &state,
         &headers,
         &slug,
@@ -1153,11 +1164,7 @@ async fn confirmation(
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let s = match require_draft(&state, &headers, &c, &service).await {
-        Ok(s) => s,
+        Ok(found) => found,
         Err(r) => return r,
     };
     let (Some(reference), Some(token)) = (
@@ -1241,7 +1248,7 @@ async fn save_page(
     headers: HeaderMap,
     Path((slug, service)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(
+    match draft_ctx(
         &state,
         &headers,
         &slug,
@@ -1250,11 +1257,7 @@ async fn save_page(
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    match require_draft(&state, &headers, &c, &service).await {
-        Ok(s) => save_view(&state, &headers, &c, &s, "", None, false).await,
+        Ok((c, s)) => save_view(&state, &headers, &c, &s, "", None, false).await,
         Err(r) => r,
     }
 }
