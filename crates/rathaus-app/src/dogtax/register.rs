@@ -193,6 +193,7 @@ impl App {
         tx: &mut Tx,
         tenant: &str,
         holder: &HolderFacts,
+        holder_index: &str,
         kassenzeichen: Option<&str>,
     ) -> Result<Option<Household>, AppError> {
         let key = holder.match_key();
@@ -208,12 +209,11 @@ impl App {
                 return Ok(Some(h));
             }
         }
-        let index = holder.index(&self.holder_index_secret()?, tenant)?;
         // The index narrows the search; the comparison below decides (and covers households from
         // before the index).
         for h in self
             .store
-            .dogtax_households_by_holder(Some(tx), tenant, &index)
+            .dogtax_households_by_holder(Some(tx), tenant, holder_index)
             .await?
         {
             let known: HolderFacts = from_value(&h.holder)?;
@@ -276,11 +276,13 @@ impl App {
         let submitted = berlin_date(from_unix_ms(case.submitted_at_ms));
         let payment = payment_from(&case.data, &mandate, submitted);
 
+        let holder_index = holder.index(&self.holder_index_secret()?, tenant)?;
         let existing = self
             .find_household(
                 tx,
                 tenant,
                 &holder,
+                &holder_index,
                 text(&case.data, "existing_kassenzeichen").as_deref(),
             )
             .await?;
@@ -305,7 +307,7 @@ impl App {
                             &h.id,
                             &payment.method,
                             &holder_v,
-                            &holder.index(&self.holder_index_secret()?, tenant)?,
+                            &holder_index,
                             &payment_v,
                             s.now,
                         )
@@ -344,7 +346,7 @@ impl App {
                             kassenzeichen: &kz,
                             payment_method: &payment.method,
                             holder: &holder_v,
-                            holder_index: &holder.index(&self.holder_index_secret()?, tenant)?,
+                            holder_index: &holder_index,
                             payment: &payment_v,
                             now: s.now,
                         },
