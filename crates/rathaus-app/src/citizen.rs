@@ -11,6 +11,7 @@ use rathaus_store::attachments::{Attachment, NewAttachment};
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{Case, CaseEvent, NewCase, NewCaseEvent, next_reference_number};
 use rathaus_store::drafts::{Draft, DraftUpdate, NewDraft};
+use rathaus_store::keyring::IndexPurpose;
 use serde_json::{Value, json};
 use time::Duration;
 
@@ -614,8 +615,12 @@ impl App {
             .and_then(|f| data.get(f))
             .and_then(Value::as_str)
         {
-            let secret = self.store.keyring().derive_secret("blind-index")?;
-            let tokens = crate::office::search::tokens(&secret, tenant, name);
+            let key = self
+                .store
+                .index_key(tenant, IndexPurpose::CaseNames)
+                .await?
+                .ok_or_else(|| AppError::Internal(format!("tenant {tenant} has no index key")))?;
+            let tokens = crate::office::search::tokens(key.secret(), tenant, name);
             self.store
                 .add_search_tokens(&mut tx, &case_id, tenant, &tokens)
                 .await?;

@@ -11,6 +11,7 @@ use rathaus_crypto::envelope::MasterKey;
 use rathaus_crypto::random::RandomSource;
 use rathaus_store::Store;
 use rathaus_store::audit::{AuditVerdict, NewAuditEntry, append};
+use rathaus_store::keyring::Rotated;
 
 use crate::{Actor, App, AppError, Clock, Config};
 
@@ -127,14 +128,14 @@ pub async fn open(
         store.recorded_master_key_id().await?
     };
     let (key, created) = load_or_create_master_key(&config, recorded.as_deref(), rng.as_ref())?;
+    let key_id = key.id()?;
     if let Some(id) = &recorded
-        && *id != key.id()
+        && *id != key_id
     {
         return Err(AppError::Key(format!(
-            "the master key in {} (id {}) is not the key of this database (id {id}); \
+            "the master key in {} (id {key_id}) is not the key of this database (id {id}); \
              refusing to start, nothing was changed",
             config.master_key_file.display(),
-            key.id()
         )));
     }
     match schema {
@@ -152,7 +153,7 @@ pub async fn open(
         }
         Schema::RequireCurrent => {}
     }
-    store.unlock(key).await?;
+    store.unlock(key, clock.now()).await?;
     if created {
         tracing::info!(path = %config.master_key_file.display(), "generated a new master key");
     }
@@ -219,18 +220,20 @@ impl App {
         Ok(self.store.verify_audit().await?)
     }
 
-    /// Generates a new master key, re-wraps every tenant key under it and replaces the key file.
-    /// The old file is kept beside it as `<name>.old` until the operator removes it.
-    pub async fn rotate_master_key(&self, actor: &Actor) -> Result<u64, AppError> {
+    /// Generates a new master key, re-wraps every tenant key and index key under it and replaces
+    /// the key file. The old file is kept beside it as `<name>.old` until the operator removes it.
+    /// Servers still running with the old key refuse to create keys until restarted with the new
+    /// one.
+    pub async fn rotate_master_key(&self, actor: &Actor) -> Result<Rotated, AppError> {
         let path = &self.config.master_key_file;
         let staged = path.with_extension("key.new");
         let old_copy = path.with_extension("key.old");
         let new = MasterKey::generate(self.rng.as_ref())?;
-        let new_id = new.id();
+        let new_id = new.id()?;
         // Staged first: should the process die after the database commit, the new key is on disk.
         let _ = std::fs::remove_file(&staged);
         write_new_key_file(&staged, &new)?;
-        let count = self.store.rotate_master_key(new).await?;
+        let rotated = self.store.rotate_master_key(new).await?;
         std::fs::rename(path, &old_copy)
             .and_then(|_| std::fs::rename(&staged, path))
             .map_err(|e| AppError::Internal(format!("rotated in the database, but moving the key files failed: {e}; the new key is in {}", staged.display())))?;
@@ -239,9 +242,12 @@ impl App {
             None,
             "keys.rotate_master",
             &format!("master_key:{new_id}"),
-            &format!("ok: {count} tenant keys re-wrapped"),
+            &format!(
+                "ok: {} tenant keys and {} index keys re-wrapped",
+                rotated.data_keys, rotated.index_keys
+            ),
         )
         .await?;
-        Ok(count)
+        Ok(rotated)
     }
 }

@@ -68,28 +68,18 @@ impl MasterKey {
 
     /// A public fingerprint of the key: lets the server tell a wrong key from a right one without
     /// trying to decrypt anything.
-    pub fn id(&self) -> String {
-        let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) {
-            Ok(m) => m,
-            Err(_) => return String::new(),
-        };
-        mac.update(b"rathaus master key id v1");
-        let tag = mac.finalize().into_bytes();
-        format!("mk-{}", HEXLOWER.encode(&tag[..8]))
+    pub fn id(&self) -> Result<String, CryptoError> {
+        let tag = hmac_sha256(&self.0, &[b"rathaus master key id v1"])?;
+        Ok(format!("mk-{}", HEXLOWER.encode(&tag[..8])))
     }
 
     /// A secret for another purpose (e.g. CSRF tokens), derived so that every node of an
-    /// installation computes the same one and no further secret needs storing.
-    pub fn derive(&self, label: &str) -> [u8; 32] {
-        let mut mac = match <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0) {
-            Ok(m) => m,
-            Err(_) => return [0u8; 32],
-        };
-        mac.update(b"rathaus derived secret v1|");
-        mac.update(label.as_bytes());
-        mac.finalize().into_bytes().into()
+    /// installation computes the same one and no further secret needs storing. It changes with
+    /// every rotation of the master key: nothing stored may depend on it (keyed indexes use an
+    /// [`IndexKey`]).
+    pub fn derive(&self, label: &str) -> Result<[u8; 32], CryptoError> {
+        hmac_sha256(&self.0, &[b"rathaus derived secret v1|", label.as_bytes()])
     }
-
     /// The text stored in the key file.
     pub fn to_file_contents(&self) -> String {
         format!("{KEY_FILE_PREFIX}{}\n", BASE64.encode(&self.0))
@@ -119,21 +109,7 @@ impl MasterKey {
         tenant: &str,
         key: &DataKey,
     ) -> Result<Vec<u8>, CryptoError> {
-        let n: [u8; NONCE_LEN] = random_array(rng)?;
-        let aad = wrap_aad(tenant, &key.id);
-        let ct = cipher(&self.0)?
-            .encrypt(
-                &nonce(&n)?,
-                Payload {
-                    msg: &key.secret,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| CryptoError::Encrypt)?;
-        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
-        out.extend_from_slice(&n);
-        out.extend_from_slice(&ct);
-        Ok(out)
+        self.wrap_secret(rng, &wrap_aad(tenant, &key.id), &key.secret)
     }
 
     pub fn unwrap_key(
@@ -142,26 +118,111 @@ impl MasterKey {
         key_id: &str,
         wrapped: &[u8],
     ) -> Result<DataKey, CryptoError> {
+        Ok(DataKey {
+            id: key_id.to_owned(),
+            secret: self.unwrap_secret(&wrap_aad(tenant, key_id), wrapped)?,
+        })
+    }
+
+    /// Wraps the index key of `scope` (a tenant, or the installation) for `purpose`. Scope and
+    /// purpose are bound, and the associated data differs from a data key's, so a wrapped index
+    /// key can neither change places nor pass for a data key.
+    pub fn wrap_index_key(
+        &self,
+        rng: &dyn RandomSource,
+        scope: &str,
+        purpose: &str,
+        key: &IndexKey,
+    ) -> Result<Vec<u8>, CryptoError> {
+        self.wrap_secret(rng, &index_wrap_aad(scope, purpose), &key.0)
+    }
+
+    pub fn unwrap_index_key(
+        &self,
+        scope: &str,
+        purpose: &str,
+        wrapped: &[u8],
+    ) -> Result<IndexKey, CryptoError> {
+        self.unwrap_secret(&index_wrap_aad(scope, purpose), wrapped)
+            .map(IndexKey)
+    }
+
+    fn wrap_secret(
+        &self,
+        rng: &dyn RandomSource,
+        aad: &[u8],
+        secret: &[u8; 32],
+    ) -> Result<Vec<u8>, CryptoError> {
+        let n: [u8; NONCE_LEN] = random_array(rng)?;
+        let ct = cipher(&self.0)?
+            .encrypt(&nonce(&n)?, Payload { msg: secret, aad })
+            .map_err(|_| CryptoError::Encrypt)?;
+        let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
+        out.extend_from_slice(&n);
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    fn unwrap_secret(&self, aad: &[u8], wrapped: &[u8]) -> Result<[u8; 32], CryptoError> {
         if wrapped.len() < NONCE_LEN + 16 {
             return Err(CryptoError::Format("wrapped key too short"));
         }
         let (n, ct) = wrapped.split_at(NONCE_LEN);
-        let aad = wrap_aad(tenant, key_id);
         let mut plain = cipher(&self.0)?
-            .decrypt(&nonce(n)?, Payload { msg: ct, aad: &aad })
+            .decrypt(&nonce(n)?, Payload { msg: ct, aad })
             .map_err(|_| CryptoError::Decrypt)?;
-        let secret = <[u8; 32]>::try_from(plain.as_slice())
-            .map_err(|_| CryptoError::Format("data key length"));
+        let secret =
+            <[u8; 32]>::try_from(plain.as_slice()).map_err(|_| CryptoError::Format("key length"));
         plain.zeroize();
-        Ok(DataKey {
-            id: key_id.to_owned(),
-            secret: secret?,
-        })
+        secret
     }
 }
 
 fn wrap_aad(tenant: &str, key_id: &str) -> Vec<u8> {
     format!("rathaus/tenant-key/v1|{}|{tenant}|{key_id}", tenant.len()).into_bytes()
+}
+
+fn index_wrap_aad(scope: &str, purpose: &str) -> Vec<u8> {
+    format!("rathaus/index-key/v1|{}|{scope}|{purpose}", scope.len()).into_bytes()
+}
+
+/// HMAC-SHA-256 over the concatenated parts.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).map_err(|_| CryptoError::Mac)?;
+    for part in parts {
+        mac.update(part);
+    }
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// The key of a keyed index over sealed data (the blind index of names, the dog-tax holder index,
+/// the lookup hash of staff e-mail addresses): stored values are HMACs under it, so it must stay
+/// the same as long as they are stored. It is therefore random and stored wrapped by the master
+/// key, re-wrapped on rotation like a data key, never derived from the master key itself.
+#[derive(Zeroize, ZeroizeOnDrop)]
+pub struct IndexKey([u8; 32]);
+
+impl IndexKey {
+    pub fn generate(rng: &dyn RandomSource) -> Result<IndexKey, CryptoError> {
+        Ok(IndexKey(random_array(rng)?))
+    }
+
+    /// An index key with a secret that existed before, so that index values computed with it
+    /// stay valid (an installation whose indexes were keyed by a secret derived from the master
+    /// key keeps that secret as its first index key).
+    pub fn from_secret(secret: [u8; 32]) -> IndexKey {
+        IndexKey(secret)
+    }
+
+    /// The key for an HMAC; callers bind the tenant and the kind of value into the input.
+    pub fn secret(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// HMAC-SHA-256 of the concatenated parts under this key.
+    pub fn mac(&self, parts: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
+        hmac_sha256(&self.0, parts)
+    }
 }
 
 /// A tenant's data key. Its id travels with every ciphertext made with it.
@@ -358,9 +419,74 @@ mod tests {
         let k = MasterKey::generate(&rng).unwrap();
         let text = k.to_file_contents();
         let back = MasterKey::from_file_contents(&text).unwrap();
-        assert_eq!(k.id(), back.id());
-        assert_ne!(k.id(), MasterKey::generate(&rng).unwrap().id());
+        assert_eq!(k.id().unwrap(), back.id().unwrap());
+        assert_ne!(
+            k.id().unwrap(),
+            MasterKey::generate(&rng).unwrap().id().unwrap()
+        );
         assert!(MasterKey::from_file_contents("nonsense").is_err());
         assert!(MasterKey::from_file_contents("rathaus-master-key-v1:AAAA").is_err());
+    }
+
+    #[test]
+    fn ids_and_derived_secrets_are_sound() {
+        let rng = SeededRandom::new(4);
+        let k = MasterKey::generate(&rng).unwrap();
+        let id = k.id().unwrap();
+        assert!(id.starts_with("mk-"), "{id}");
+        assert_eq!(id.len(), 3 + 16);
+        assert!(id[3..].bytes().all(|b| b.is_ascii_hexdigit()));
+        let csrf = k.derive("csrf").unwrap();
+        assert_eq!(csrf, k.derive("csrf").unwrap(), "every node derives the same");
+        assert_ne!(csrf, k.derive("staff-throttle").unwrap(), "one secret per label");
+        assert_ne!(csrf, [0u8; 32]);
+        assert_ne!(
+            csrf,
+            MasterKey::generate(&rng).unwrap().derive("csrf").unwrap(),
+            "another key, another secret"
+        );
+    }
+
+    #[test]
+    fn index_keys_survive_rotation_and_stay_in_their_place() {
+        let rng = SeededRandom::new(5);
+        let old = MasterKey::generate(&rng).unwrap();
+        let new = MasterKey::generate(&rng).unwrap();
+        let key = IndexKey::generate(&rng).unwrap();
+        let mac = key.mac(&[b"12060181", b"mueller"]).unwrap();
+        let wrapped = old
+            .wrap_index_key(&rng, "12060181", "case-names", &key)
+            .unwrap();
+        let rewrapped = new
+            .wrap_index_key(
+                &rng,
+                "12060181",
+                "case-names",
+                &old.unwrap_index_key("12060181", "case-names", &wrapped)
+                    .unwrap(),
+            )
+            .unwrap();
+        let restored = new
+            .unwrap_index_key("12060181", "case-names", &rewrapped)
+            .unwrap();
+        assert_eq!(restored.secret(), key.secret());
+        assert_eq!(restored.mac(&[b"12060181", b"mueller"]).unwrap(), mac);
+        // Another scope, another purpose, the old master key, or unwrapped as a data key: refused.
+        assert!(
+            new.unwrap_index_key("12069020", "case-names", &rewrapped)
+                .is_err()
+        );
+        assert!(
+            new.unwrap_index_key("12060181", "dogtax-holders", &rewrapped)
+                .is_err()
+        );
+        assert!(
+            old.unwrap_index_key("12060181", "case-names", &rewrapped)
+                .is_err()
+        );
+        assert!(new.unwrap_key("12060181", "case-names", &rewrapped).is_err());
+        // A secret adopted from before keeps its values.
+        let adopted = IndexKey::from_secret(old.derive("blind-index").unwrap());
+        assert_eq!(adopted.secret(), &old.derive("blind-index").unwrap());
     }
 }

@@ -46,6 +46,11 @@ const SQLITE: &[Migration] = &[
         name: "dogtax_holder_index",
         sql: include_str!("../migrations/sqlite/0006_dogtax_holder_index.sql"),
     },
+    Migration {
+        version: 7,
+        name: "index_keys",
+        sql: include_str!("../migrations/sqlite/0007_index_keys.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -78,6 +83,11 @@ const POSTGRES: &[Migration] = &[
         version: 6,
         name: "dogtax_holder_index",
         sql: include_str!("../migrations/postgres/0006_dogtax_holder_index.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "index_keys",
+        sql: include_str!("../migrations/postgres/0007_index_keys.sql"),
     },
 ];
 

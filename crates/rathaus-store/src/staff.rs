@@ -4,28 +4,33 @@
 //! data key of the account's tenant, or under the data key of the [`INSTALLATION_SCOPE`] for the
 //! operator's accounts, which belong to no tenant. That scope's key lives in `tenant_keys` like a
 //! tenant's, so rotating the master key re-wraps it too (a key derived from the master key would
-//! change with every rotation and lock every operator out). Accounts are found by a hash of the
-//! normalised e-mail address; tokens of sessions and links are stored only as hashes.
+//! change with every rotation and lock every operator out). Accounts are found by a keyed hash of
+//! the normalised e-mail address; tokens of sessions and links are stored only as hashes.
 
+use std::sync::Arc;
+
+use rathaus_crypto::envelope::IndexKey;
 use rathaus_domain::staff::Role;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::db::{Row, Tx};
-use crate::keyring::Place;
+use crate::keyring::{IndexPurpose, Place};
 use crate::{Store, StoreError, args};
 
 /// The sealing scope of everything that belongs to the installation rather than a tenant. Never a
 /// tenant key: those consist of 8 or 9 digits.
 pub const INSTALLATION_SCOPE: &str = "installation";
 
-/// The lookup key of an e-mail address: SHA-256 of the trimmed, lower-cased address. Addresses
-/// are guessable, so this is an index rather than a secret; the address itself is sealed.
-pub fn email_hash(email: &str) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(b"rathaus staff e-mail v1|");
-    h.update(email.trim().to_lowercase().as_bytes());
-    h.finalize().to_vec()
+/// The lookup key of an e-mail address: HMAC-SHA-256 of the trimmed, lower-cased address under
+/// the installation's staff e-mail index key. Addresses are guessable, so an unkeyed hash would
+/// give them away to anyone holding a copy of the database; the address itself is sealed.
+pub(crate) fn keyed_email_hash(key: &IndexKey, email: &str) -> Result<Vec<u8>, StoreError> {
+    Ok(key
+        .mac(&[
+            b"rathaus staff e-mail v2|",
+            email.trim().to_lowercase().as_bytes(),
+        ])?
+        .to_vec())
 }
 
 fn scope(tenant_key: Option<&str>) -> &str {
@@ -131,23 +136,52 @@ pub struct OidcLogin {
 }
 
 impl Store {
-    /// Makes sure the sealing scope of an account has a data key, committed before anything is
-    /// sealed under it (sealing reads committed keys only).
+    /// Makes sure the sealing scope of an account has a data key, and the installation its staff
+    /// e-mail index key, committed before anything is sealed or hashed under them (both are read
+    /// committed only).
     pub async fn ensure_staff_scope(
         &self,
         tenant_key: Option<&str>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        match self
+        let created_elsewhere = match self
             .ensure_tenant_key(&mut tx, scope(tenant_key), now)
             .await
         {
-            Ok(()) => tx.commit().await,
+            Ok(()) => false,
             // Another request created it at the same moment: it exists now.
-            Err(StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
+            Err(StoreError::Conflict(_)) => true,
+            Err(e) => return Err(e),
+        };
+        if created_elsewhere {
+            // The failed transaction is given up (its connection freed) before the next one.
+            drop(tx);
+            tx = self.begin().await?;
         }
+        self.ensure_index_key(&mut tx, INSTALLATION_SCOPE, IndexPurpose::StaffEmail, now)
+            .await?;
+        tx.commit().await
+    }
+
+    /// The installation's staff e-mail index key; `None` before the first account exists.
+    async fn staff_email_key(&self) -> Result<Option<Arc<IndexKey>>, StoreError> {
+        self.index_key(INSTALLATION_SCOPE, IndexPurpose::StaffEmail)
+            .await
+    }
+
+    /// Opens an account's sealed e-mail address.
+    pub(crate) async fn open_staff_email(
+        &self,
+        tenant_key: Option<&str>,
+        id: &str,
+        sealed: &[u8],
+    ) -> Result<String, StoreError> {
+        String::from_utf8(
+            self.open(scope(tenant_key), place(id, "email"), sealed)
+                .await?,
+        )
+        .map_err(|_| StoreError::Decode("staff email".into()))
     }
 
     /// Seals a TOTP secret for the account's field.
@@ -169,6 +203,9 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let sc = scope(new.tenant_key);
+        let hash_key = self.staff_email_key().await?.ok_or_else(|| {
+            StoreError::Key("no staff e-mail index key: ensure_staff_scope comes first".into())
+        })?;
         let email = self
             .seal(sc, place(new.id, "email"), new.email.as_bytes())
             .await?;
@@ -191,7 +228,7 @@ impl Store {
                 new.id,
                 new.tenant_key,
                 new.role.code(),
-                email_hash(new.email),
+                keyed_email_hash(&hash_key, new.email)?,
                 email,
                 name,
                 services,
@@ -215,11 +252,9 @@ impl Store {
         let text = |b: Vec<u8>, what: &str| {
             String::from_utf8(b).map_err(|_| StoreError::Decode(format!("staff {what}")))
         };
-        let email = text(
-            self.open(sc, place(&id, "email"), &row.bytes("email")?)
-                .await?,
-            "email",
-        )?;
+        let email = self
+            .open_staff_email(tenant_key.as_deref(), &id, &row.bytes("email")?)
+            .await?;
         let name = text(
             self.open(sc, place(&id, "name"), &row.bytes("name")?)
                 .await?,
@@ -273,7 +308,11 @@ impl Store {
     }
 
     pub async fn staff_by_email(&self, email: &str) -> Result<Option<StaffAccount>, StoreError> {
-        self.staff_where("email_hash = $1", args![email_hash(email)])
+        // Without the key there is no account yet.
+        let Some(key) = self.staff_email_key().await? else {
+            return Ok(None);
+        };
+        self.staff_where("email_hash = $1", args![keyed_email_hash(&key, email)?])
             .await
     }
 

@@ -104,8 +104,9 @@ pub async fn fresh_store(
     let store = Store::connect(&url, rng.clone())
         .await?
         .with_blobs(crate::blobs::Blobs::local(&dir.path().join("blobs"))?);
-    store.migrate(time::OffsetDateTime::now_utc()).await?;
-    store.unlock(MasterKey::generate(rng.as_ref())?).await?;
+    let now = time::OffsetDateTime::now_utc();
+    store.migrate(now).await?;
+    store.unlock(MasterKey::generate(rng.as_ref())?, now).await?;
     Ok(Some(TestStore { store, url, dir }))
 }
 

@@ -8,8 +8,10 @@ use rathaus_crypto::envelope::MasterKey;
 use rathaus_crypto::random::{OsRandom, SeededRandom};
 use rathaus_domain::tenant::{Tenant, TenantKey, TenantKind, TenantProfile};
 use rathaus_store::audit::{AuditVerdict, NewAuditEntry, append};
-use rathaus_store::keyring::Place;
-use rathaus_store::testing::{Backend, TestStore, fresh_store};
+use rathaus_domain::staff::Role;
+use rathaus_store::keyring::{IndexPurpose, Place, Rotated};
+use rathaus_store::staff::NewStaff;
+use rathaus_store::testing::{Backend, TempDir, TestStore, fresh_store, fresh_url};
 use rathaus_store::{Store, contract_tests, tenants};
 use time::OffsetDateTime;
 
@@ -226,7 +228,10 @@ async fn wrong_master_key_is_refused_and_rotation_keeps_data(b: Backend) {
 
     let other = Store::connect(&t.url, Arc::new(OsRandom)).await.unwrap();
     let err = other
-        .unlock(MasterKey::generate(&OsRandom).unwrap())
+        .unlock(
+            MasterKey::generate(&OsRandom).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap_err();
     assert!(
@@ -240,15 +245,24 @@ async fn wrong_master_key_is_refused_and_rotation_keeps_data(b: Backend) {
     );
 
     let new = MasterKey::generate(&SeededRandom::new(99)).unwrap();
-    let new_id = new.id();
-    assert_eq!(s.rotate_master_key(new).await.unwrap(), 1);
+    let new_id = new.id().unwrap();
+    assert_eq!(
+        s.rotate_master_key(new).await.unwrap(),
+        Rotated {
+            data_keys: 1,
+            index_keys: 2
+        }
+    );
     assert_eq!(s.recorded_master_key_id().await.unwrap().unwrap(), new_id);
     assert_eq!(s.open("12060181", place, &sealed).await.unwrap(), b"geheim");
 
     // A fresh process with the new key reads the old data; one with the old id is refused.
     let reopened = Store::connect(&t.url, Arc::new(OsRandom)).await.unwrap();
     reopened
-        .unlock(MasterKey::generate(&SeededRandom::new(99)).unwrap())
+        .unlock(
+            MasterKey::generate(&SeededRandom::new(99)).unwrap(),
+            OffsetDateTime::now_utc(),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -403,12 +417,290 @@ async fn an_unreachable_database_gives_one_clear_line(b: Backend) {
     assert!(!msg.contains('\n'), "{msg}");
 }
 
+/// Two processes on one database: one rotates the master key, the other still holds the old one.
+/// That one must not wrap a new key under the old master key (no process with the new key file
+/// could open it); it refuses, says to restart, and writes nothing.
+async fn a_process_left_behind_by_a_rotation_wraps_no_new_key(b: Backend) {
+    let dir = TempDir::new().unwrap();
+    let Some(url) = fresh_url(b, &dir).await.unwrap() else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    let old_key = || MasterKey::generate(&SeededRandom::new(7)).unwrap();
+    let rotating = Store::connect(&url, Arc::new(OsRandom)).await.unwrap();
+    rotating.migrate(now).await.unwrap();
+    rotating.unlock(old_key(), now).await.unwrap();
+    import(&rotating, &demo_tenants()).await;
+    let behind = Store::connect(&url, Arc::new(OsRandom)).await.unwrap();
+    behind.unlock(old_key(), now).await.unwrap();
+    let mut tx = behind.begin().await.unwrap();
+    behind
+        .ensure_tenant_key(&mut tx, "12060181", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let new = MasterKey::generate(&SeededRandom::new(8)).unwrap();
+    let new_id = new.id().unwrap();
+    assert_eq!(
+        rotating.rotate_master_key(new).await.unwrap(),
+        Rotated {
+            data_keys: 1,
+            index_keys: 2
+        }
+    );
+
+    let mut tx = behind.begin().await.unwrap();
+    let err = behind
+        .ensure_tenant_key(&mut tx, "12069448", now)
+        .await
+        .unwrap_err()
+        .to_string();
+    drop(tx);
+    assert!(
+        err.contains("rotated") && err.contains("restart") && err.contains(&new_id),
+        "{err}"
+    );
+    let err = behind
+        .ensure_staff_scope(None, now)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("restart"), "{err}");
+    let err = behind
+        .rotate_master_key(MasterKey::generate(&SeededRandom::new(9)).unwrap())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("restart"), "{err}");
+    // A key it has not opened yet is wrapped under the new master key: it says why it fails.
+    let place = Place {
+        table: "case",
+        record: "r1",
+        field: "data",
+    };
+    let err = behind
+        .seal("12060181", place, b"x")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("restart"), "{err}");
+
+    // Nothing was written: the current process finds no key of the refused scopes.
+    assert!(rotating.seal("12069448", place, b"x").await.is_err());
+    assert!(
+        rotating
+            .index_key("12069448", IndexPurpose::CaseNames)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        rotating
+            .index_key("installation", IndexPurpose::StaffEmail)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        rotating.recorded_master_key_id().await.unwrap().unwrap(),
+        new_id
+    );
+
+    // Restarted with the new key, it works again, and what it writes the other one opens.
+    let restarted = Store::connect(&url, Arc::new(OsRandom)).await.unwrap();
+    restarted
+        .unlock(MasterKey::generate(&SeededRandom::new(8)).unwrap(), now)
+        .await
+        .unwrap();
+    let mut tx = restarted.begin().await.unwrap();
+    restarted
+        .ensure_tenant_key(&mut tx, "12069448", now)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let sealed = restarted.seal("12069448", place, b"x").await.unwrap();
+    assert_eq!(rotating.open("12069448", place, &sealed).await.unwrap(), b"x");
+}
+
+/// Index keys are wrapped like data keys: a rotation re-wraps them and their secrets stay, so
+/// index values computed before the rotation are found after it, also by a restarted process.
+async fn index_keys_survive_master_key_rotation(b: Backend) {
+    let Some(t) = store(b).await else { return };
+    let s = &t.store;
+    import(s, &demo_tenants()).await;
+    let now = OffsetDateTime::now_utc();
+    let mut tx = s.begin().await.unwrap();
+    for k in ["12060181", "12069448"] {
+        s.ensure_tenant_key(&mut tx, k, now).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    let secret = |k: Option<std::sync::Arc<rathaus_crypto::envelope::IndexKey>>| *k.unwrap().secret();
+    let names = secret(s.index_key("12060181", IndexPurpose::CaseNames).await.unwrap());
+    let holders = secret(
+        s.index_key("12060181", IndexPurpose::DogtaxHolders)
+            .await
+            .unwrap(),
+    );
+    assert_ne!(names, holders, "one key per purpose");
+    assert_ne!(
+        names,
+        secret(s.index_key("12069448", IndexPurpose::CaseNames).await.unwrap()),
+        "one key per tenant"
+    );
+    assert!(
+        s.index_key("12069402", IndexPurpose::CaseNames)
+            .await
+            .unwrap()
+            .is_none(),
+        "a tenant without a data key has no index key"
+    );
+
+    let new = || MasterKey::generate(&SeededRandom::new(42)).unwrap();
+    assert_eq!(s.rotate_master_key(new()).await.unwrap().index_keys, 4);
+    let restarted = Store::connect(&t.url, Arc::new(OsRandom)).await.unwrap();
+    restarted.unlock(new(), now).await.unwrap();
+    assert_eq!(
+        secret(
+            restarted
+                .index_key("12060181", IndexPurpose::CaseNames)
+                .await
+                .unwrap()
+        ),
+        names
+    );
+    assert_eq!(
+        secret(
+            restarted
+                .index_key("12060181", IndexPurpose::DogtaxHolders)
+                .await
+                .unwrap()
+        ),
+        holders
+    );
+}
+
+/// An installation from before index keys keyed its indexes with secrets derived from the master
+/// key and hashed staff addresses without a key. After the upgrade (migration 7 leaves a marker,
+/// the first unlock acts on it) the derived secrets are the tenants' first index keys, so stored
+/// index values keep matching, and staff addresses are rehashed with a key.
+async fn an_upgraded_installation_keeps_its_index_values(b: Backend) {
+    let dir = TempDir::new().unwrap();
+    let Some(url) = fresh_url(b, &dir).await.unwrap() else {
+        return;
+    };
+    let now = OffsetDateTime::now_utc();
+    let key = || MasterKey::generate(&SeededRandom::new(11)).unwrap();
+    let s = Store::connect(&url, Arc::new(OsRandom)).await.unwrap();
+    s.migrate(now).await.unwrap();
+    s.unlock(key(), now).await.unwrap();
+    import(&s, &demo_tenants()).await;
+    let mut tx = s.begin().await.unwrap();
+    s.ensure_tenant_key(&mut tx, "12060181", now).await.unwrap();
+    tx.commit().await.unwrap();
+    s.ensure_staff_scope(Some("12060181"), now).await.unwrap();
+    let mut tx = s.begin().await.unwrap();
+    s.insert_staff(
+        &mut tx,
+        &NewStaff {
+            id: "u1",
+            tenant_key: Some("12060181"),
+            role: Role::Clerk,
+            email: "sachbearbeitung@panketal.example",
+            name: "Sachbearbeitung",
+            services: &[],
+            enrol_token_hash: None,
+            enrol_expires_at: None,
+            password_hash: None,
+            totp_secret: None,
+        },
+        now,
+    )
+    .await
+    .unwrap();
+    // Back to the state before index keys: no index keys, the unkeyed address hash, the marker.
+    use sha2::Digest;
+    let unkeyed = sha2::Sha256::digest(b"rathaus staff e-mail v1|sachbearbeitung@panketal.example")
+        .to_vec();
+    tx.execute("DELETE FROM index_keys", vec![]).await.unwrap();
+    tx.execute(
+        "UPDATE staff_users SET email_hash = $1",
+        vec![unkeyed.clone().into()],
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        "INSERT INTO installation (key, value) VALUES ('index_keys_pending', 'test')",
+        vec![],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let upgraded = Store::connect(&url, Arc::new(OsRandom)).await.unwrap();
+    upgraded.unlock(key(), now).await.unwrap();
+    for (purpose, label) in [
+        (IndexPurpose::CaseNames, "blind-index"),
+        (IndexPurpose::DogtaxHolders, "dogtax-holder-index"),
+    ] {
+        let k = upgraded.index_key("12060181", purpose).await.unwrap().unwrap();
+        assert_eq!(*k.secret(), key().derive(label).unwrap(), "{purpose:?}");
+    }
+    let a = upgraded
+        .staff_by_email("Sachbearbeitung@panketal.example")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.id, "u1");
+    let mut tx = upgraded.begin().await.unwrap();
+    let stored = tx
+        .fetch_one("SELECT email_hash FROM staff_users", vec![])
+        .await
+        .unwrap()
+        .bytes("email_hash")
+        .unwrap();
+    assert!(
+        tx.fetch_optional(
+            "SELECT value FROM installation WHERE key = 'index_keys_pending'",
+            vec![]
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "done once"
+    );
+    drop(tx);
+    assert_ne!(stored, unkeyed, "the address is hashed with a key now");
+
+    // The adopted keys survive a rotation like any other.
+    let new = || MasterKey::generate(&SeededRandom::new(12)).unwrap();
+    upgraded.rotate_master_key(new()).await.unwrap();
+    let restarted = Store::connect(&url, Arc::new(OsRandom)).await.unwrap();
+    restarted.unlock(new(), now).await.unwrap();
+    let k = restarted
+        .index_key("12060181", IndexPurpose::CaseNames)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(*k.secret(), key().derive("blind-index").unwrap());
+    assert!(
+        restarted
+            .staff_by_email("sachbearbeitung@panketal.example")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 contract_tests!(
     migrations_are_idempotent_and_current,
     tenant_import_is_idempotent_and_keeps_operator_changes,
     a_failed_transaction_leaves_nothing_behind,
     sealed_data_is_bound_to_tenant_and_record,
     wrong_master_key_is_refused_and_rotation_keeps_data,
+    a_process_left_behind_by_a_rotation_wraps_no_new_key,
+    index_keys_survive_master_key_rotation,
+    an_upgraded_installation_keeps_its_index_values,
     audit_chain_detects_edits_deletions_and_truncation,
     concurrent_appends_form_one_chain,
     an_unreachable_database_gives_one_clear_line,

@@ -10,6 +10,7 @@ use rathaus_domain::staff::Role;
 use rathaus_store::contract_tests;
 use rathaus_store::staff::{self, NewStaff, SessionRow};
 use rathaus_store::testing::{Backend, fresh_store};
+use sha2::{Digest, Sha256};
 use time::macros::datetime;
 
 const NOW: time::OffsetDateTime = datetime!(2026-11-25 21:00 UTC);
@@ -85,15 +86,44 @@ async fn operator_accounts_are_sealed_and_found_by_address(b: Backend) {
     assert!(staff::use_totp_step(&mut tx, "u1", 101).await.unwrap());
     tx.commit().await.unwrap();
 
-    // The installation scope's key is re-wrapped with the master key: secrets survive rotation.
-    let n = s
-        .rotate_master_key(MasterKey::generate(&SeededRandom::new(9)).unwrap())
+    // The address is found by a keyed hash: a copy of the database does not tell which of the
+    // guessable addresses it holds.
+    let mut tx = s.begin().await.unwrap();
+    let stored = tx
+        .fetch_one(
+            "SELECT email_hash FROM staff_users WHERE id = $1",
+            vec!["u1".into()],
+        )
         .await
+        .unwrap()
+        .bytes("email_hash")
         .unwrap();
-    assert!(n >= 1);
+    drop(tx);
+    for guess in [
+        &b"betrieb@dikom.example"[..],
+        b"rathaus staff e-mail v1|betrieb@dikom.example",
+    ] {
+        assert_ne!(stored, Sha256::digest(guess).to_vec());
+    }
+
+    // The installation scope's key is re-wrapped with the master key: secrets survive rotation,
+    // and so does the key of the address hash.
+    let new = || MasterKey::generate(&SeededRandom::new(9)).unwrap();
+    let n = s.rotate_master_key(new()).await.unwrap();
+    assert!(n.data_keys >= 1 && n.index_keys >= 1, "{n:?}");
     let a = s.staff_by_id("u1").await.unwrap().unwrap();
     assert_eq!(a.email, "betrieb@dikom.example");
     assert!(a.totp_confirmed);
+    let restarted = rathaus_store::Store::connect(&t.url, Arc::new(SeededRandom::new(10)))
+        .await
+        .unwrap();
+    restarted.unlock(new(), NOW).await.unwrap();
+    let a = restarted
+        .staff_by_email("Betrieb@dikom.example ")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.id, "u1");
 }
 
 async fn sessions_and_throttle_counters(b: Backend) {

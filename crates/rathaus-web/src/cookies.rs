@@ -55,6 +55,9 @@ pub(crate) fn append(headers: &mut HeaderMap, value: HeaderValue) {
     headers.append(SET_COOKIE, value);
 }
 
+/// The token is keyed by a secret derived from the master key: a rotation (after which every
+/// server restarts with the new key) refuses the forms open at that moment once; reloading the
+/// page gives a valid token. Nothing stored depends on it.
 fn mac(state: &AppState, cookie: &str) -> Option<String> {
     let key = state.app.store.keyring().derive_secret("csrf").ok()?;
     let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).ok()?;

@@ -256,9 +256,12 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, AppError> {
         Command::Dogtax(cmd) => dogtax(cmd, open(config, Schema::Migrate).await?).await,
         Command::Keys(KeysCommand::RotateMaster) => {
             let app = open(config, Schema::RequireCurrent).await?;
-            let n = app.rotate_master_key(&Actor::Cli).await?;
+            let r = app.rotate_master_key(&Actor::Cli).await?;
             println!(
-                "master key rotated: {n} tenant keys re-wrapped; the previous key is kept as {}",
+                "master key rotated: {} tenant keys and {} index keys re-wrapped; the previous key is kept as {}; \
+                 restart running servers with the new key",
+                r.data_keys,
+                r.index_keys,
                 app.config
                     .master_key_file
                     .with_extension("key.old")

@@ -51,7 +51,7 @@ impl HolderFacts {
 
     /// The [`match_key`](Self::match_key) as a keyed hash bound to the tenant, stored in the clear
     /// next to the sealed holder so that the household is found by an index lookup. `secret` is
-    /// the installation's `dogtax-holder-index` secret.
+    /// the tenant's holder index key, which survives master key rotations.
     pub(crate) fn index(&self, secret: &[u8; 32], tenant_key: &str) -> Result<String, AppError> {
         use hmac::{Hmac, KeyInit, Mac};
         let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(secret)

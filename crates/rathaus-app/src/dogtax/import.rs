@@ -139,7 +139,7 @@ impl App {
             dogs: 0,
         };
         progress.begin("households", lines.len());
-        let index_secret = self.holder_index_secret()?;
+        let index_key = self.holder_index_key(key).await?;
         let mut tx = self.store.begin().await?;
         for (i, line) in lines.iter().enumerate() {
             let id = new_record_id(self.rng.as_ref())?;
@@ -162,7 +162,7 @@ impl App {
                         kassenzeichen: &kz,
                         payment_method: &line.payment.method,
                         holder: &holder,
-                        holder_index: &line.holder.index(&index_secret, key)?,
+                        holder_index: &line.holder.index(index_key.secret(), key)?,
                         payment: &payment,
                         now,
                     },

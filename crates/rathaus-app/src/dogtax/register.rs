@@ -3,6 +3,9 @@
 //! invalidates the old tag. Each returns its notice. Nothing is overwritten without the previous
 //! state staying in the register's history.
 
+use std::sync::Arc;
+
+use rathaus_crypto::envelope::IndexKey;
 use rathaus_crypto::token::new_record_id;
 use rathaus_domain::dogtax::{DogEntry, Installment, StatuteHistory};
 use rathaus_domain::localtime::{berlin_date, from_unix_ms};
@@ -11,6 +14,7 @@ use rathaus_domain::tenant::Tenant;
 use rathaus_store::Tx;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{Case, next_reference_number};
+use rathaus_store::keyring::IndexPurpose;
 use rathaus_store::dogtax::{
     Dog, Household, NewDog, NewHousehold, NewNotice, NewRegisterEvent, Notice,
 };
@@ -224,9 +228,12 @@ impl App {
         Ok(None)
     }
 
-    /// The secret behind the households' holder index.
-    pub(crate) fn holder_index_secret(&self) -> Result<[u8; 32], AppError> {
-        Ok(self.store.keyring().derive_secret("dogtax-holder-index")?)
+    /// The key of the municipality's holder index (it has one once it has a data key).
+    pub(crate) async fn holder_index_key(&self, tenant: &str) -> Result<Arc<IndexKey>, AppError> {
+        self.store
+            .index_key(tenant, IndexPurpose::DogtaxHolders)
+            .await?
+            .ok_or_else(|| AppError::Internal(format!("tenant {tenant} has no holder index key")))
     }
 
     async fn register_dogs(
@@ -276,7 +283,7 @@ impl App {
         let submitted = berlin_date(from_unix_ms(case.submitted_at_ms));
         let payment = payment_from(&case.data, &mandate, submitted);
 
-        let holder_index = holder.index(&self.holder_index_secret()?, tenant)?;
+        let holder_index = holder.index(self.holder_index_key(tenant).await?.secret(), tenant)?;
         let existing = self
             .find_household(
                 tx,

@@ -5,6 +5,7 @@ use rathaus_domain::localtime::{format_berlin, from_unix_ms};
 use rathaus_domain::service::form::parse_date;
 use rathaus_domain::staff::StaffIdentity;
 use rathaus_store::casework::{AssigneeFilter, InboxFilter};
+use rathaus_store::keyring::IndexPurpose;
 use time::{Duration, PrimitiveDateTime, Time};
 
 use crate::{App, AppError};
@@ -132,10 +133,13 @@ impl App {
         let mut rows = Vec::new();
         let mut total = 0;
         if let (Some(words), false) = (search, looks_like_reference) {
-            // Names are per tenant (the key binds the tenant): search each visible tenant.
-            let secret = self.store.keyring().derive_secret("blind-index")?;
+            // Names are indexed per tenant, under each tenant's key: search each visible tenant
+            // (one without a key has no cases).
             for t in &vis.tenant_keys {
-                let tokens = super::search::tokens(&secret, t, words);
+                let Some(key) = self.store.index_key(t, IndexPurpose::CaseNames).await? else {
+                    continue;
+                };
+                let tokens = super::search::tokens(key.secret(), t, words);
                 if tokens.is_empty() {
                     continue;
                 }

@@ -184,7 +184,7 @@ impl App {
         next: Option<&str>,
     ) -> Result<CodeStep, SignInError> {
         let email = email.trim().to_lowercase();
-        let keys = Keys::new(self, &email, client);
+        let keys = Keys::new(self, &email, client)?;
         self.throttled(&keys).await?;
         let account = if email.is_empty() || email.len() > 254 {
             None
@@ -325,7 +325,7 @@ impl App {
         let Some((session, account)) = self.pending(token).await? else {
             return Err(SignInError::Expired);
         };
-        let keys = Keys::new(self, &account.email, client);
+        let keys = Keys::new(self, &account.email, client)?;
         self.throttled(&keys).await?;
         let secret = match (&account.totp_secret, session.stage.as_str()) {
             (Some(s), STAGE_ENROL) => s.clone(),
@@ -572,7 +572,7 @@ impl App {
     /// The throttle wait for tests and the operator: seconds until `email` may try again from
     /// `client`.
     pub async fn sign_in_wait(&self, email: &str, client: Option<IpAddr>) -> Result<i64, AppError> {
-        let keys = Keys::new(self, &email.trim().to_lowercase(), client);
+        let keys = Keys::new(self, &email.trim().to_lowercase(), client)?;
         throttle::wait_seconds(self, &keys).await
     }
 

@@ -81,6 +81,9 @@ fn plan() -> Vec<(Option<&'static str>, Role, String, String)> {
 
 impl App {
     /// The demo accounts and their credentials, derived from the master key (nothing is written).
+    /// A rotation changes them, and should: whoever saw the printed demo credentials of the old
+    /// key learns nothing about the new ones. The accounts keep what is stored (password hash,
+    /// sealed second factor), and the banner names those no longer derived from the key.
     pub async fn demo_staff_credentials(&self) -> Result<Vec<DemoStaff>, AppError> {
         let operator = self
             .operator_name()

@@ -420,7 +420,7 @@ impl App {
                 .as_ref()
                 .map_or("", |a: &StaffAccount| a.email.as_str()),
             client,
-        );
+        )?;
         let Some(account) = account.filter(|a| !a.disabled) else {
             let mut tx = self.store.begin().await?;
             audit(

@@ -6,10 +6,13 @@
 //! in the database, so every node of an installation sees the same ones, and are forgotten a day
 //! after the last failure. Attempts refused for waiting are not counted.
 //!
-//! Accounts are keyed by the hash of the e-mail address typed, whether an account exists or not,
-//! so that throttling does not reveal which addresses have accounts. Addresses are keyed by a
-//! keyed hash (IP addresses are personal data); IPv6 addresses by their /64 network, which one
-//! attacker usually has whole.
+//! Accounts are keyed by a keyed hash of the e-mail address typed, whether an account exists or
+//! not, so that throttling does not reveal which addresses have accounts, nor a copy of the
+//! database which addresses were tried. Addresses are keyed the same way (IP addresses are
+//! personal data); IPv6 addresses by their /64 network, which one attacker usually has whole.
+//! The key is derived from the master key: after a rotation (which restarts every server) the
+//! counters start over, which gives a guesser at most one more round of free attempts, and only
+//! the operator can rotate.
 
 use std::net::IpAddr;
 
@@ -50,14 +53,19 @@ pub struct Keys {
 }
 
 impl Keys {
-    pub(crate) fn new(app: &App, email: &str, client: Option<IpAddr>) -> Keys {
-        Keys {
+    pub(crate) fn new(app: &App, email: &str, client: Option<IpAddr>) -> Result<Keys, AppError> {
+        let key = app.store.keyring().derive_secret("staff-throttle")?;
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        mac.update(b"account|");
+        mac.update(email.trim().to_lowercase().as_bytes());
+        Ok(Keys {
             account: format!(
                 "account:{}",
-                HEXLOWER.encode(&rathaus_store::staff::email_hash(email)[..16])
+                HEXLOWER.encode(&mac.finalize().into_bytes()[..16])
             ),
             address: client.and_then(|ip| address_key(app, ip)),
-        }
+        })
     }
 }
 

@@ -20,7 +20,10 @@ const AAD: Aad<'static> = Aad {
     field: "search",
 };
 
-/// The key of this browser's staff session: without the session cookie, no key.
+/// The key of this browser's staff session: without the session cookie, no key. Its root is
+/// derived from the master key, so a rotation makes the sealed searches of that moment
+/// unreadable: the inbox then says the search is no longer valid and the clerk types it again.
+/// Nothing stored depends on it.
 fn session_key(state: &AppState, headers: &HeaderMap) -> Option<DataKey> {
     let token = cookies::get(headers, SESSION_COOKIE)?;
     let root = state
