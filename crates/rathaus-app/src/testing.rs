@@ -57,6 +57,29 @@ pub async fn test_app(backend: Backend, seed: u64) -> Option<TestApp> {
     Some(TestApp { app, clock, dir })
 }
 
+impl TestApp {
+    /// The same installation opened once more, as a restarted server opens it: the master key
+    /// is read from its file again and no key is cached yet.
+    pub async fn restarted(&self, seed: u64) -> App {
+        match open(
+            (*self.app.config).clone(),
+            self.clock.clone(),
+            Arc::new(SeededRandom::new(seed)),
+            Schema::RequireCurrent,
+        )
+        .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                #[allow(clippy::panic)]
+                {
+                    panic!("restarting the test installation: {e}")
+                }
+            }
+        }
+    }
+}
+
 /// A fresh installation with the demo data seeded.
 pub async fn demo_app(backend: Backend) -> Option<TestApp> {
     let t = test_app(backend, 1).await?;

@@ -191,7 +191,10 @@ async fn register_two_dogs(
 }
 
 async fn decide(t: &TestApp, token: &str) -> rathaus_app::dogtax::DecisionDocument {
-    let app = &t.app;
+    decide_in(&t.app, token).await
+}
+
+async fn decide_in(app: &App, token: &str) -> rathaus_app::dogtax::DecisionDocument {
     let panketal = tenant(app, PANKETAL).await;
     let status = app.case_status(&panketal, token).await.unwrap();
     let mut tx = app.store.begin().await.unwrap();
@@ -871,6 +874,33 @@ async fn a_second_registration_extends_the_household(b: TestBackend) {
     validate_with_xsd(export.xml.as_ref().unwrap());
 }
 
+/// The holder index survives a rotation of the master key: a holder already in the register who
+/// registers another dog afterwards (with a server restarted on the new key) joins the same
+/// household, so the second dog is taxed as the second and there is one direct debit.
+async fn a_registration_after_a_master_key_rotation_finds_the_household(b: TestBackend) {
+    let Some(t) = demo_app(b).await else { return };
+    let debit = [
+        ("payment_method", "debit"),
+        ("iban", "DE89 3704 0044 0532 0130 00"),
+        ("account_holder", "Lena Müller"),
+        ("sepa_mandate", "on"),
+    ];
+    let (token, _) = register_two_dogs(&t.app, "2026-01-20", &debit).await;
+    decide(&t, &token).await;
+    let rotated = t.app.rotate_master_key(&Actor::Cli).await.unwrap();
+    assert!(rotated.index_keys >= 2, "{rotated:?}");
+
+    t.clock.advance(time::Duration::days(20));
+    let app = t.restarted(77).await;
+    let (token, _) = register_two_dogs(&app, "2025-05-10", &debit).await;
+    decide_in(&app, &token).await;
+    let households = app.store.dogtax_households(None, PANKETAL).await.unwrap();
+    assert_eq!(households.len(), 1, "one household, not a second one");
+    let dogs = app.store.dogtax_dogs(None, PANKETAL, None).await.unwrap();
+    assert_eq!(dogs.len(), 4);
+    assert!(dogs.iter().all(|d| d.household_id == households[0].id));
+}
+
 /// Two clerks approve two registrations of the same person at the same moment: the register has
 /// one household with all four dogs, each with its own tag, not two households.
 async fn simultaneous_decisions_for_one_holder_make_one_household(b: TestBackend) {
@@ -1046,6 +1076,7 @@ contract_tests!(
     quotes_follow_each_municipality_and_refuse_bad_input,
     registration_decision_and_deregistration_make_the_register_and_notices,
     a_second_registration_extends_the_household,
+    a_registration_after_a_master_key_rotation_finds_the_household,
     simultaneous_decisions_for_one_holder_make_one_household,
     annual_assessment_and_treasury_export,
 );

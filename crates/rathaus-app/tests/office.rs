@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use rathaus_app::App;
 use rathaus_app::AppError;
+use rathaus_app::{Actor, App};
 use rathaus_app::citizen::Submitted;
 use rathaus_app::office::inbox::InboxQuery;
 use rathaus_app::testing::{TestBackend, demo_app};
@@ -257,6 +257,29 @@ async fn a_clerk_asks_the_citizen_answers_the_clerk_decides(b: TestBackend) {
     ));
 }
 
+/// The blind index of names survives a rotation of the master key: after it, a server restarted
+/// with the new key finds a case submitted before by the applicant's name, and a case submitted
+/// after it as well.
+async fn the_name_search_finds_cases_from_before_a_master_key_rotation(b: TestBackend) {
+    let Some(t) = demo_app(b).await else { return };
+    let before = report(&t.app, "panketal", "Erika Mustermann").await;
+    t.app.rotate_master_key(&Actor::Cli).await.unwrap();
+    let app = t.restarted(78).await;
+    let after = report(&app, "panketal", "Max Mustermann").await;
+    let clerk = staff("clerk-pk", "12060181", Role::Clerk);
+    let search = |q: &str| InboxQuery {
+        q: Some(q.into()),
+        ..Default::default()
+    };
+    let found = app.inbox(&clerk, &search("Mustermann")).await.unwrap();
+    let mut refs: Vec<String> = found.items.iter().map(|i| i.reference.clone()).collect();
+    refs.sort();
+    assert_eq!(refs, vec![before.reference.clone(), after.reference]);
+    let found = app.inbox(&clerk, &search("erika")).await.unwrap();
+    assert_eq!(found.items.len(), 1);
+    assert_eq!(found.items[0].reference, before.reference);
+}
+
 async fn other_tenants_and_roles_see_nothing(b: TestBackend) {
     let Some(t) = demo_app(b).await else { return };
     let app = &t.app;
@@ -468,6 +491,7 @@ async fn overdue_and_date_filters(b: TestBackend) {
 
 contract_tests!(
     a_clerk_asks_the_citizen_answers_the_clerk_decides,
+    the_name_search_finds_cases_from_before_a_master_key_rotation,
     other_tenants_and_roles_see_nothing,
     concurrent_decisions_one_wins,
     four_eyes_needs_a_second_clerk,

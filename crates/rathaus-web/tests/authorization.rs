@@ -452,7 +452,48 @@ async fn a_name_searched_in_the_inbox_stays_out_of_every_address(b: TestBackend)
     assert!(!page.body.contains("value=\"Mustermann\""));
 }
 
+/// After a master key rotation and a restart with the new key, a clerk signs in with the same
+/// e-mail address (found by its keyed hash) and the name search finds the case submitted before.
+async fn sign_in_and_name_search_work_after_a_master_key_rotation(b: TestBackend) {
+    let Some(t): Option<TestApp> = demo_app(b).await else {
+        return;
+    };
+    let case = case_in(&t.app, "panketal", "Ast auf dem Gehweg").await;
+    let clerk = t
+        .app
+        .demo_staff_credentials()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.tenant_key.as_deref() == Some("12060181") && d.role == Role::Clerk)
+        .unwrap();
+    t.app.rotate_master_key(&Actor::Cli).await.unwrap();
+    let app = t.restarted(79).await;
+    let router = router_of(&app);
+    let now = app.now().unix_timestamp();
+    let mut br = Browser::new(&router);
+    br.sign_in(&clerk.email.to_uppercase(), &clerk.password, || {
+        clerk.code_at(now)
+    })
+    .await;
+    let csrf = br.get("/verwaltung/vorgaenge").await.csrf().unwrap();
+    let r = br
+        .post(
+            "/verwaltung/vorgaenge",
+            &[("csrf", &csrf), ("q", "Mustermann"), ("status", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = br.get(&r.location.unwrap()).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body.contains(&format!("/verwaltung/vorgaenge/{case}")),
+        "the name finds the case from before the rotation"
+    );
+}
+
 contract_tests!(
     every_office_route_refuses_everyone_it_should,
     a_name_searched_in_the_inbox_stays_out_of_every_address,
+    sign_in_and_name_search_work_after_a_master_key_rotation,
 );

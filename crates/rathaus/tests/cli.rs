@@ -284,7 +284,7 @@ fn master_key_is_created_once_and_a_wrong_one_changes_nothing() {
     let out = inst.run(&["keys", "rotate-master"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(
-        text(&out.stdout).contains("2 tenant keys re-wrapped"),
+        text(&out.stdout).contains("2 tenant keys and 4 index keys re-wrapped"),
         "{}",
         text(&out.stdout)
     );

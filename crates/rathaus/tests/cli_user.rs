@@ -178,3 +178,36 @@ fn user_add_prints_a_one_time_link_and_bad_input_exits_2() {
     let out = inst.run(&["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out.stdout));
 }
+
+/// Accounts are found by a keyed hash of their address, whose key survives `rathaus keys
+/// rotate-master`: after the rotation, the next process (with the new key file) still finds the
+/// account by its address and refuses a second one.
+#[test]
+fn an_account_is_found_by_its_address_after_a_master_key_rotation() {
+    let inst = Installation::new();
+    let add = |email: &str| {
+        inst.run(&[
+            "user",
+            "add",
+            "--tenant",
+            "12060181",
+            "--role",
+            "clerk",
+            "--email",
+            email,
+        ])
+    };
+    let out = add("clerk@panketal.example");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = inst.run(&["keys", "rotate-master"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = add("Clerk@Panketal.example");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("bereits ein Konto"),
+        "{}",
+        text(&out.stderr)
+    );
+    let list = text(&inst.run(&["user", "list"]).stdout);
+    assert_eq!(list.matches("clerk@panketal.example").count(), 1, "{list}");
+}
