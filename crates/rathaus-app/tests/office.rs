@@ -3,10 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use rathaus_app::AppError;
-use rathaus_app::{Actor, App};
 use rathaus_app::citizen::Submitted;
 use rathaus_app::office::inbox::InboxQuery;
 use rathaus_app::testing::{TestBackend, demo_app};
+use rathaus_app::{Actor, App};
 use rathaus_domain::casework::Outcome;
 use rathaus_domain::service::flow::Position;
 use rathaus_domain::service::{FormInput, Lang};

@@ -437,8 +437,16 @@ mod tests {
         assert_eq!(id.len(), 3 + 16);
         assert!(id[3..].bytes().all(|b| b.is_ascii_hexdigit()));
         let csrf = k.derive("csrf").unwrap();
-        assert_eq!(csrf, k.derive("csrf").unwrap(), "every node derives the same");
-        assert_ne!(csrf, k.derive("staff-throttle").unwrap(), "one secret per label");
+        assert_eq!(
+            csrf,
+            k.derive("csrf").unwrap(),
+            "every node derives the same"
+        );
+        assert_ne!(
+            csrf,
+            k.derive("staff-throttle").unwrap(),
+            "one secret per label"
+        );
         assert_ne!(csrf, [0u8; 32]);
         assert_ne!(
             csrf,
@@ -484,7 +492,10 @@ mod tests {
             old.unwrap_index_key("12060181", "case-names", &rewrapped)
                 .is_err()
         );
-        assert!(new.unwrap_key("12060181", "case-names", &rewrapped).is_err());
+        assert!(
+            new.unwrap_key("12060181", "case-names", &rewrapped)
+                .is_err()
+        );
         // A secret adopted from before keeps its values.
         let adopted = IndexKey::from_secret(old.derive("blind-index").unwrap());
         assert_eq!(adopted.secret(), &old.derive("blind-index").unwrap());

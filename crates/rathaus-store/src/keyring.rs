@@ -334,7 +334,12 @@ impl Store {
             .await?;
             // Read back rather than trust the one just generated: the insert keeps an existing key.
             let key = self
-                .unwrap_index_row(&mut tx, master, INSTALLATION_SCOPE, IndexPurpose::StaffEmail)
+                .unwrap_index_row(
+                    &mut tx,
+                    master,
+                    INSTALLATION_SCOPE,
+                    IndexPurpose::StaffEmail,
+                )
                 .await?
                 .ok_or_else(|| StoreError::Key("the staff e-mail index key is missing".into()))?;
             for row in staff {
@@ -427,7 +432,13 @@ impl Store {
         tx.execute(
             "INSERT INTO index_keys (scope, purpose, wrapped, master_key_id, created_at)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, purpose) DO NOTHING",
-            args![scope, purpose.code(), wrapped, master_id, crate::now_ms(now)],
+            args![
+                scope,
+                purpose.code(),
+                wrapped,
+                master_id,
+                crate::now_ms(now)
+            ],
         )
         .await?;
         Ok(())

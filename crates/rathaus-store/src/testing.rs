@@ -106,7 +106,9 @@ pub async fn fresh_store(
         .with_blobs(crate::blobs::Blobs::local(&dir.path().join("blobs"))?);
     let now = time::OffsetDateTime::now_utc();
     store.migrate(now).await?;
-    store.unlock(MasterKey::generate(rng.as_ref())?, now).await?;
+    store
+        .unlock(MasterKey::generate(rng.as_ref())?, now)
+        .await?;
     Ok(Some(TestStore { store, url, dir }))
 }
 

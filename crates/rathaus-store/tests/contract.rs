@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use rathaus_crypto::envelope::MasterKey;
 use rathaus_crypto::random::{OsRandom, SeededRandom};
+use rathaus_domain::staff::Role;
 use rathaus_domain::tenant::{Tenant, TenantKey, TenantKind, TenantProfile};
 use rathaus_store::audit::{AuditVerdict, NewAuditEntry, append};
-use rathaus_domain::staff::Role;
 use rathaus_store::keyring::{IndexPurpose, Place, Rotated};
 use rathaus_store::staff::NewStaff;
 use rathaus_store::testing::{Backend, TempDir, TestStore, fresh_store, fresh_url};
@@ -520,7 +520,10 @@ async fn a_process_left_behind_by_a_rotation_wraps_no_new_key(b: Backend) {
         .unwrap();
     tx.commit().await.unwrap();
     let sealed = restarted.seal("12069448", place, b"x").await.unwrap();
-    assert_eq!(rotating.open("12069448", place, &sealed).await.unwrap(), b"x");
+    assert_eq!(
+        rotating.open("12069448", place, &sealed).await.unwrap(),
+        b"x"
+    );
 }
 
 /// Index keys are wrapped like data keys: a rotation re-wraps them and their secrets stay, so
@@ -535,8 +538,13 @@ async fn index_keys_survive_master_key_rotation(b: Backend) {
         s.ensure_tenant_key(&mut tx, k, now).await.unwrap();
     }
     tx.commit().await.unwrap();
-    let secret = |k: Option<std::sync::Arc<rathaus_crypto::envelope::IndexKey>>| *k.unwrap().secret();
-    let names = secret(s.index_key("12060181", IndexPurpose::CaseNames).await.unwrap());
+    let secret =
+        |k: Option<std::sync::Arc<rathaus_crypto::envelope::IndexKey>>| *k.unwrap().secret();
+    let names = secret(
+        s.index_key("12060181", IndexPurpose::CaseNames)
+            .await
+            .unwrap(),
+    );
     let holders = secret(
         s.index_key("12060181", IndexPurpose::DogtaxHolders)
             .await
@@ -545,7 +553,11 @@ async fn index_keys_survive_master_key_rotation(b: Backend) {
     assert_ne!(names, holders, "one key per purpose");
     assert_ne!(
         names,
-        secret(s.index_key("12069448", IndexPurpose::CaseNames).await.unwrap()),
+        secret(
+            s.index_key("12069448", IndexPurpose::CaseNames)
+                .await
+                .unwrap()
+        ),
         "one key per tenant"
     );
     assert!(
@@ -620,8 +632,8 @@ async fn an_upgraded_installation_keeps_its_index_values(b: Backend) {
     .unwrap();
     // Back to the state before index keys: no index keys, the unkeyed address hash, the marker.
     use sha2::Digest;
-    let unkeyed = sha2::Sha256::digest(b"rathaus staff e-mail v1|sachbearbeitung@panketal.example")
-        .to_vec();
+    let unkeyed =
+        sha2::Sha256::digest(b"rathaus staff e-mail v1|sachbearbeitung@panketal.example").to_vec();
     tx.execute("DELETE FROM index_keys", vec![]).await.unwrap();
     tx.execute(
         "UPDATE staff_users SET email_hash = $1",
@@ -643,7 +655,11 @@ async fn an_upgraded_installation_keeps_its_index_values(b: Backend) {
         (IndexPurpose::CaseNames, "blind-index"),
         (IndexPurpose::DogtaxHolders, "dogtax-holder-index"),
     ] {
-        let k = upgraded.index_key("12060181", purpose).await.unwrap().unwrap();
+        let k = upgraded
+            .index_key("12060181", purpose)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(*k.secret(), key().derive(label).unwrap(), "{purpose:?}");
     }
     let a = upgraded

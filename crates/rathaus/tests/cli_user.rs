@@ -187,14 +187,7 @@ fn an_account_is_found_by_its_address_after_a_master_key_rotation() {
     let inst = Installation::new();
     let add = |email: &str| {
         inst.run(&[
-            "user",
-            "add",
-            "--tenant",
-            "12060181",
-            "--role",
-            "clerk",
-            "--email",
-            email,
+            "user", "add", "--tenant", "12060181", "--role", "clerk", "--email", email,
         ])
     };
     let out = add("clerk@panketal.example");

@@ -14,10 +14,10 @@ use rathaus_domain::tenant::Tenant;
 use rathaus_store::Tx;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{Case, next_reference_number};
-use rathaus_store::keyring::IndexPurpose;
 use rathaus_store::dogtax::{
     Dog, Household, NewDog, NewHousehold, NewNotice, NewRegisterEvent, Notice,
 };
+use rathaus_store::keyring::IndexPurpose;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use time::{Date, Month};

@@ -1,6 +1,7 @@
 //! A blind index for searching applicants by name over encrypted data: each word of the name is
 //! stored as a keyed hash (HMAC-SHA-256 under the tenant's index key, which survives master key
-//! rotations, bound to the tenant). The office can find "Mustermann" without the database ever holding the name.
+//! rotations, bound to the tenant). The office can find "Mustermann" without the database ever
+//! holding the name.
 
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
