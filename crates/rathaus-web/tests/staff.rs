@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -74,6 +76,7 @@ impl Browser {
         let mut set_cookies = Vec::new();
         for c in res.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap().to_owned();
+            common::assert_cookie_prefix_rules(&c);
             let (pair, _) = c.split_once(';').unwrap();
             let (k, v) = pair.split_once('=').unwrap();
             if c.contains("Max-Age=0") {

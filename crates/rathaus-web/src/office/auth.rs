@@ -25,6 +25,7 @@ use crate::cookies;
 use crate::error::PageError;
 use crate::i18n;
 use crate::portal::{Layout, render};
+use crate::redirect::see_other;
 
 pub(crate) const SESSION_COOKIE: &str = "__Host-rh_staff";
 const OIDC_COOKIE: &str = "__Host-rh_oidc";
@@ -69,17 +70,14 @@ fn session_cookie(token: &str, delete: bool) -> HeaderValue {
     .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
 }
 
-/// Lax, unlike the session: the provider's redirect back is a cross-site navigation.
+/// Lax, unlike the session: the provider's redirect back is a cross-site navigation. Browsers
+/// accept a `__Host-` cookie only with `Path=/`, `Secure` and no `Domain`.
 fn oidc_cookie(token: &str, delete: bool) -> HeaderValue {
     let age = if delete { 0 } else { 600 };
     HeaderValue::from_str(&format!(
-        "{OIDC_COOKIE}={token}; Path=/verwaltung/oidc; Secure; HttpOnly; SameSite=Lax; Max-Age={age}"
+        "{OIDC_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={age}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
-}
-
-fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
 }
 
 fn with_cookie(mut r: Response, cookie: HeaderValue) -> Response {
