@@ -260,6 +260,21 @@ export async function startServer({ args = ['demo'], env = {}, name = 'rathaus',
   };
 }
 
+/**
+ * The staff accounts `rathaus demo` printed in its banner: e-mail → {email, role, password, totp, uri}.
+ * Waits for the banner to reach the server's log (it is written asynchronously).
+ */
+export async function demoStaffFromLog(logFile, { atLeast = 7 } = {}) {
+  const re = /^ {4}(\S+@\S+)\s+(.+?)\s*\n\s+password (\S+)\s*\n\s+TOTP\s+([A-Z2-7]+)\s*\n\s+(otpauth:\/\/\S+)/gm;
+  for (let i = 0; i < 50; i += 1) {
+    const text = readFileSync(logFile, 'utf8');
+    const found = [...text.matchAll(re)].map((m) => ({ email: m[1], role: m[2], password: m[3], totp: m[4], uri: m[5] }));
+    if (found.length >= atLeast) return Object.fromEntries(found.map((a) => [a.email, a]));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`demo staff not found in ${logFile}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Chromium
 

@@ -223,6 +223,38 @@ impl App {
         })
     }
 
+    /// Opens the draft behind a resume link and gives it a fresh token: the link works once, so
+    /// whoever sent it to someone else cannot follow what they then enter. Two clicks on the same
+    /// link at once: one wins, the other finds nothing.
+    pub async fn resume_draft(
+        &self,
+        tenant: &Tenant,
+        service_id: &str,
+        link_token: &str,
+    ) -> Result<DraftSession, AppError> {
+        let mut s = self.open_draft(tenant, service_id, link_token).await?;
+        let fresh = new_token(self.rng.as_ref())?;
+        let mut tx = self.store.begin().await?;
+        let rotated = self
+            .store
+            .rotate_draft_token(
+                &mut tx,
+                tenant.key.as_str(),
+                &s.draft.id,
+                &token_hash(link_token),
+                &token_hash(&fresh),
+            )
+            .await?;
+        if !rotated {
+            return Err(AppError::NotFound(
+                "no such draft (the link was used already)".into(),
+            ));
+        }
+        tx.commit().await?;
+        s.token = fresh;
+        Ok(s)
+    }
+
     async fn save_draft(
         &self,
         s: &DraftSession,

@@ -21,6 +21,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: String,
     pub listen: SocketAddr,
+    /// A second listener for operators only (`/metrics`); none when not set.
+    pub ops_listen: Option<SocketAddr>,
     pub master_key_file: PathBuf,
     /// Whether the key file was named explicitly (then it is never generated).
     pub master_key_file_explicit: bool,
@@ -127,6 +129,7 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     listen: Option<String>,
+    ops_listen: Option<String>,
     master_key_file: Option<PathBuf>,
     log_format: Option<String>,
     log_level: Option<String>,
@@ -164,6 +167,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "listen",
         "127.0.0.1:8080",
         "address and port of the HTTP server",
+    ),
+    (
+        "ops_listen",
+        "none",
+        "address and port of the operators' listener serving /metrics (keep it off the public network)",
     ),
     (
         "master_key_file",
@@ -312,6 +320,14 @@ impl Config {
                 "RATHAUS_LISTEN: expected address:port such as 127.0.0.1:8080, got {listen_raw:?}"
             ))
         })?;
+        let ops_listen = match var("ops_listen").or(file_cfg.ops_listen) {
+            None => None,
+            Some(raw) => Some(raw.parse::<SocketAddr>().map_err(|_| {
+                AppError::BadInput(format!(
+                    "RATHAUS_OPS_LISTEN: expected address:port such as 127.0.0.1:9090, got {raw:?}"
+                ))
+            })?),
+        };
         let explicit_key = var("master_key_file")
             .map(PathBuf::from)
             .or(file_cfg.master_key_file);
@@ -433,6 +449,7 @@ impl Config {
             data_dir,
             database_url,
             listen,
+            ops_listen,
             log_format,
             log_level: var("log_level")
                 .or(file_cfg.log_level)
@@ -463,6 +480,7 @@ impl Config {
             data_dir: dir.to_path_buf(),
             database_url: database_url.to_owned(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ops_listen: None,
             master_key_file: dir.join("master.key"),
             master_key_file_explicit: false,
             log_format: LogFormat::Text,

@@ -162,6 +162,27 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Replaces the draft's secret token. Only the holder of `old_hash` can do it, and only once:
+    /// false when another request rotated it first.
+    pub async fn rotate_draft_token(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        id: &str,
+        old_hash: &[u8],
+        new_hash: &[u8],
+    ) -> Result<bool, StoreError> {
+        let n = tx
+            .execute(
+                "UPDATE drafts SET token_hash = $4 WHERE id = $1 AND tenant_key = $2 AND token_hash = $3",
+                args![id, tenant_key, old_hash, new_hash],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+}
+
 /// Deletes drafts past their expiry, with their attachments' rows; returns the blob keys to delete.
 pub async fn delete_expired_drafts(
     tx: &mut Tx,

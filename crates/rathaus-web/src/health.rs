@@ -1,4 +1,7 @@
 //! Liveness, readiness and metrics for the operator.
+//!
+//! `/healthz` and `/readyz` answer on every listener (load balancers probe them); `/metrics`
+//! only on the operators' listener, since it tells who is using which service how often.
 
 use std::sync::OnceLock;
 
@@ -15,7 +18,11 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+}
+
+/// The operators' listener: health, readiness and metrics.
+pub(crate) fn ops_routes() -> Router<AppState> {
+    routes().route("/metrics", get(metrics))
 }
 
 /// The process-wide Prometheus recorder; installed once however many routers a test builds.

@@ -13,6 +13,7 @@ mod i18n;
 mod middleware;
 mod office;
 mod portal;
+mod redirect;
 mod state;
 
 use std::net::SocketAddr;
@@ -62,6 +63,24 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(
             body_limit.max(portal::UPLOAD_BODY_LIMIT),
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::observe,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::security_headers,
+        ))
+        .with_state(state)
+}
+
+/// The operators' router (`ops_listen`): `/metrics`, `/healthz`, `/readyz`, with the same
+/// security headers and request logs as the public one.
+pub fn ops_router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::ops_routes())
+        .route_layer(axum::middleware::from_fn(middleware::tag_route))
+        .fallback(error::not_found_fallback)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::observe,

@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tracing::Instrument;
 
 use crate::AppState;
@@ -21,10 +21,14 @@ pub(crate) async fn security_headers(
 ) -> Response {
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    // A response that brings its own policy keeps it: it is stricter than the general one (files
+    // served to clerks run in a `sandbox`).
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
@@ -171,7 +175,7 @@ pub(crate) async fn language_switch(
             {
                 to = format!("{to}?{q}");
             }
-            let mut r = axum::response::Redirect::to(&to).into_response();
+            let mut r = crate::redirect::see_other(&to);
             let cookie = crate::cookies::set(
                 &state,
                 crate::cookies::LANG_COOKIE,

@@ -141,11 +141,13 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
         .strip_prefix(&app.config.public_url)
         .unwrap()
         .to_owned();
-    let csrf = auditor.get(&path).await.csrf().unwrap();
+    assert_eq!(auditor.get(&path).await.status, StatusCode::SEE_OTHER);
+    let path = "/verwaltung/einrichten";
+    let csrf = auditor.get(path).await.csrf().unwrap();
     let pw = "Wolken über dem Barnim am Abend";
     let r = auditor
         .post(
-            &path,
+            path,
             &[("csrf", &csrf), ("password", pw), ("password2", pw)],
         )
         .await;

@@ -71,9 +71,11 @@ async fn health_and_readiness(b: TestBackend) {
     let r = get(&h.router, "/readyz").await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.body, r#"{"status":"ready"}"#);
-    let r = get(&h.router, "/metrics").await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("http_requests_total{"), "{}", r.body);
+    // Metrics are for operators, on their own listener (see tests/hardening.rs).
+    assert_eq!(
+        get(&h.router, "/metrics").await.status,
+        StatusCode::NOT_FOUND
+    );
 }
 
 async fn start_page_lists_enabled_municipalities_only(b: TestBackend) {

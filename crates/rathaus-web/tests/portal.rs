@@ -379,15 +379,24 @@ async fn a_citizen_reports_a_defect_end_to_end(backend: TestBackend) {
     let token = status_href.clone();
     assert_eq!(token.len(), 43, "a status link carries 256 random bits");
 
-    // The status page works without any cookie; the receipt is a PDF.
+    // The status link works in any browser: it is exchanged for a cookie and leads to the
+    // case's address without the secret. The receipt is a PDF.
     let mut stranger = Browser::new(&h.router);
-    let st = stranger.get(&format!("/panketal/vorgang/{token}")).await;
+    let r = stranger.get(&format!("/panketal/vorgang/{token}")).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/panketal/vorgang/MM-2026-000001")
+    );
+    let st = stranger.get("/panketal/vorgang/MM-2026-000001").await;
     assert_eq!(st.status, StatusCode::OK);
     assert!(st.body.contains("MM-2026-000001") && st.body.contains("Eingegangen"));
+    assert!(
+        !st.body.contains(&token),
+        "the secret is not repeated in the page"
+    );
     let pdf = stranger
-        .get(&format!(
-            "/panketal/vorgang/{token}/eingangsbestaetigung.pdf"
-        ))
+        .get("/panketal/vorgang/MM-2026-000001/eingangsbestaetigung.pdf")
         .await;
     assert_eq!(pdf.content_type, "application/pdf");
     assert!(pdf.bytes.starts_with(b"%PDF-"));
@@ -569,7 +578,7 @@ async fn save_and_resume_by_email(backend: TestBackend) {
     // After the lifetime the draft is gone.
     h.t.clock.advance(time::Duration::days(31));
     assert_eq!(h.t.app.expire_drafts().await.unwrap(), 1);
-    let r = Browser::new(&h.router).get(path).await;
+    let r = fresh.get(&format!("{BASE}/schritt/mangel")).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 

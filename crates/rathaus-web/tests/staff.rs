@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -74,6 +76,7 @@ impl Browser {
         let mut set_cookies = Vec::new();
         for c in res.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap().to_owned();
+            common::assert_cookie_prefix_rules(&c);
             let (pair, _) = c.split_once(';').unwrap();
             let (k, v) = pair.split_once('=').unwrap();
             if c.contains("Max-Age=0") {
@@ -479,11 +482,31 @@ async fn enrolment_link_works_once_and_reset_keeps_the_second_factor(b: TestBack
         .unwrap()
         .to_owned();
     assert!(path.starts_with("/verwaltung/einrichten/"));
+    let link_path = path.clone();
 
+    // The link's secret moves into a cookie; the address the person then sees carries none.
     let mut br = Browser::new(&h.router);
-    let page = br.get(&path).await;
+    let r = br.get(&path).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location.as_deref(), Some("/verwaltung/einrichten"));
+    assert!(
+        r.set_cookies
+            .iter()
+            .any(|c| c.starts_with("__Host-rh_enrol=") && c.contains("HttpOnly"))
+    );
+    let page = br.get("/verwaltung/einrichten").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("Guten Tag, Neue Person."));
+    assert!(!page.body.contains(path.rsplit('/').next().unwrap()));
+    // Without the cookie the address shows nothing.
+    assert_eq!(
+        Browser::new(&h.router)
+            .get("/verwaltung/einrichten")
+            .await
+            .status,
+        StatusCode::GONE
+    );
+    let path = "/verwaltung/einrichten".to_owned();
     let csrf = page.csrf();
     for (pw, expect) in [
         ("kurz", "zu kurz"),
@@ -510,7 +533,7 @@ async fn enrolment_link_works_once_and_reset_keeps_the_second_factor(b: TestBack
     assert_eq!(r.location.as_deref(), Some("/verwaltung/anmelden/code"));
     // Used once: the link is gone.
     assert_eq!(
-        Browser::new(&h.router).get(&path).await.status,
+        Browser::new(&h.router).get(&link_path).await.status,
         StatusCode::GONE
     );
 
@@ -546,12 +569,13 @@ async fn enrolment_link_works_once_and_reset_keeps_the_second_factor(b: TestBack
         .unwrap()
         .to_owned();
     let mut br = Browser::new(&h.router);
-    let page = br.get(&path).await;
+    assert_eq!(br.get(&path).await.status, StatusCode::SEE_OTHER);
+    let page = br.get("/verwaltung/einrichten").await;
     assert!(page.body.contains("Neues Passwort festlegen"));
     let new_pw = "Fliederduft über dem Dorfanger";
     let r = br
         .post(
-            &path,
+            "/verwaltung/einrichten",
             &[
                 ("csrf", &page.csrf()),
                 ("password", new_pw),

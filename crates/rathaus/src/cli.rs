@@ -223,6 +223,15 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, AppError> {
             serve(app, None).await
         }
         Command::Demo => {
+            let mut config = config;
+            if config.ops_listen.is_none() {
+                // The demo shows operators their metrics on localhost, beside the citizens' port.
+                let port = match config.listen.port() {
+                    0 => 0,
+                    p => p.checked_add(1).unwrap_or(0),
+                };
+                config.ops_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+            }
             let app = open(config, Schema::Migrate).await?;
             let report = app.seed_demo().await?;
             let banner = demo_banner(&app, &report).await?;
@@ -592,26 +601,56 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
     let listen = app.config.listen;
     let grace = Duration::from_secs(app.config.shutdown_grace_seconds);
     let assets = rathaus_web::Assets::locate(app.config.assets_dir.as_deref());
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| AppError::Unavailable(format!("cannot listen on {listen}: {e}")))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let listener = bind(listen).await?;
+    let ops_listener = match app.config.ops_listen {
+        Some(addr) => Some(bind(addr).await?),
+        None => None,
+    };
     if let Some(b) = banner {
         println!("{b}");
     }
+    if let Some(l) = &ops_listener {
+        let local = l
+            .local_addr()
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        println!("operator endpoints (/metrics) on http://{local}");
+        tracing::info!(address = %local, "operators' listener");
+    }
+    let local = listener
+        .local_addr()
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("listening on http://{local}");
     tracing::info!(address = %local, "listening");
-    let router = rathaus_web::router(rathaus_web::AppState::new(app.clone(), assets));
+    let state = rathaus_web::AppState::new(app.clone(), assets);
+    let router = rathaus_web::router(state.clone());
     rathaus_app::mail::describe_metrics();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mail = rathaus_app::mail::spawn_worker(&app, stop_rx.clone())?;
     let housekeeping = tokio::spawn(housekeeping(app.clone(), stop_rx));
-    rathaus_web::serve(listener, router, shutdown_signal(), grace)
+    // One signal stops both listeners.
+    let (signal_tx, signal_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = signal_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let ops = ops_listener.map(|l| {
+        tokio::spawn(rathaus_web::serve(
+            l,
+            rathaus_web::ops_router(state),
+            stopped(signal_rx.clone()),
+            grace,
+        ))
+    });
+    rathaus_web::serve(listener, router, stopped(signal_rx), grace)
         .await
         .map_err(|e| AppError::Unavailable(format!("server failed: {e}")))?;
+    if let Some(ops) = ops {
+        let _ = tokio::time::timeout(grace, ops).await;
+    }
     let _ = stop_tx.send(true);
     if let Some(h) = mail.handle {
         let _ = tokio::time::timeout(grace, h).await;
@@ -620,6 +659,12 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
     app.store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, AppError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("cannot listen on {addr}: {e}")))
 }
 
 /// Periodic work of a running server: deleting expired drafts.

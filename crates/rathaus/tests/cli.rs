@@ -294,6 +294,15 @@ fn master_key_is_created_once_and_a_wrong_one_changes_nothing() {
 
 /// Starts `rathaus serve` on a free port and returns the process and its base URL.
 fn start_server(inst: &Installation, args: &[&str]) -> (std::process::Child, String) {
+    let (child, url, _) = start_server_with_ops(inst, args);
+    (child, url)
+}
+
+/// Like [`start_server`], and the operators' listener's URL if it printed one.
+fn start_server_with_ops(
+    inst: &Installation,
+    args: &[&str],
+) -> (std::process::Child, String, Option<String>) {
     let mut child = inst
         .cmd(args)
         .env("RATHAUS_LISTEN", "127.0.0.1:0")
@@ -304,13 +313,20 @@ fn start_server(inst: &Installation, args: &[&str]) -> (std::process::Child, Str
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ops = None;
     loop {
         assert!(Instant::now() < deadline, "server did not start");
         match lines.next() {
             Some(Ok(line)) if line.starts_with("listening on ") => {
                 let url = line.trim_start_matches("listening on ").to_owned();
                 std::thread::spawn(move || for _ in lines {});
-                return (child, url);
+                return (child, url, ops);
+            }
+            Some(Ok(line)) if line.starts_with("operator endpoints (/metrics) on ") => {
+                ops = Some(
+                    line.trim_start_matches("operator endpoints (/metrics) on ")
+                        .to_owned(),
+                );
             }
             Some(Ok(_)) => continue,
             _ => panic!("server exited early"),
@@ -349,7 +365,14 @@ fn terminate(child: &std::process::Child) {
 #[test]
 fn demo_serves_the_pilots_and_stops_cleanly_on_sigterm() {
     let inst = Installation::sqlite();
-    let (mut child, url) = start_server(&inst, &["demo"]);
+    let (mut child, url, ops) = start_server_with_ops(&inst, &["demo"]);
+    // Metrics only on the operators' listener, which the demo opens on localhost.
+    let ops = ops.expect("the demo prints its operators' listener");
+    assert!(ops.starts_with("http://127.0.0.1:"), "{ops}");
+    assert_eq!(http_get(&url, "/metrics").0, 404);
+    let (status, body) = http_get(&ops, "/metrics");
+    assert_eq!(status, 200);
+    assert!(body.contains("http_requests_total"), "{body}");
     let (status, body) = http_get(&url, "/");
     assert_eq!(status, 200);
     for name in [

@@ -25,9 +25,12 @@ use crate::cookies;
 use crate::error::PageError;
 use crate::i18n;
 use crate::portal::{Layout, render};
+use crate::redirect::see_other;
 
 pub(crate) const SESSION_COOKIE: &str = "__Host-rh_staff";
 const OIDC_COOKIE: &str = "__Host-rh_oidc";
+const ENROL_COOKIE: &str = "__Host-rh_enrol";
+const ENROL: &str = "/verwaltung/einrichten";
 const SIGN_IN: &str = "/verwaltung/anmelden";
 const CODE: &str = "/verwaltung/anmelden/code";
 /// Set by [`remember_path`] for [`require_staff`]'s redirect; any value a client sends is replaced.
@@ -39,10 +42,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(SIGN_IN, get(sign_in_page).post(sign_in_post))
         .route(CODE, get(code_page).post(code_post))
         .route("/verwaltung/abmelden", post(sign_out))
-        .route(
-            "/verwaltung/einrichten/{token}",
-            get(enrol_page).post(enrol_post),
-        )
+        .route("/verwaltung/einrichten/{token}", get(enrol_link))
+        .route(ENROL, get(enrol_page).post(enrol_post))
         .route("/verwaltung/anmelden/oidc", get(oidc_start))
         .route("/verwaltung/oidc/callback", get(oidc_callback))
 }
@@ -61,25 +62,41 @@ pub(crate) async fn remember_path(mut request: Request, next: Next) -> Response 
     next.run(request).await
 }
 
-fn session_cookie(token: &str, delete: bool) -> HeaderValue {
-    let age = if delete { "; Max-Age=0" } else { "" };
+/// A `__Host-` cookie: browsers accept it only with `Path=/`, `Secure` and no `Domain`, so no
+/// other path or subdomain can set or shadow it. `max_age` None: until the browser closes.
+fn host_cookie(name: &str, value: &str, same_site: &str, max_age: Option<u32>) -> HeaderValue {
+    let age = max_age
+        .map(|a| format!("; Max-Age={a}"))
+        .unwrap_or_default();
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict{age}"
+        "{name}={value}; Path=/; Secure; HttpOnly; SameSite={same_site}{age}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+}
+
+fn session_cookie(token: &str, delete: bool) -> HeaderValue {
+    host_cookie(SESSION_COOKIE, token, "Strict", delete.then_some(0))
 }
 
 /// Lax, unlike the session: the provider's redirect back is a cross-site navigation.
 fn oidc_cookie(token: &str, delete: bool) -> HeaderValue {
-    let age = if delete { 0 } else { 600 };
-    HeaderValue::from_str(&format!(
-        "{OIDC_COOKIE}={token}; Path=/verwaltung/oidc; Secure; HttpOnly; SameSite=Lax; Max-Age={age}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("invalid=1"))
+    host_cookie(
+        OIDC_COOKIE,
+        token,
+        "Lax",
+        Some(if delete { 0 } else { 600 }),
+    )
 }
 
-fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
+/// Holds an enrolment or reset link's secret once the link was opened. Lax: the link is opened
+/// from an e-mail, a cross-site navigation.
+fn enrol_cookie(token: &str, delete: bool) -> HeaderValue {
+    host_cookie(
+        ENROL_COOKIE,
+        token,
+        "Lax",
+        Some(if delete { 0 } else { 3600 }),
+    )
 }
 
 fn with_cookie(mut r: Response, cookie: HeaderValue) -> Response {
@@ -567,14 +584,15 @@ async fn sign_out(
 async fn enrol_form(
     state: &AppState,
     headers: &HeaderMap,
-    token: &str,
     status: StatusCode,
     error: Option<String>,
 ) -> Response {
-    let path = format!("/verwaltung/einrichten/{token}");
-    match state.app.enrolment(token).await {
+    let Some(token) = cookies::get(headers, ENROL_COOKIE) else {
+        return link_invalid(state, headers).await;
+    };
+    match state.app.enrolment(&token).await {
         Ok(Some((name, reset))) => {
-            let l = layout(state, headers, "/verwaltung/einrichten").await;
+            let l = layout(state, headers, ENROL).await;
             let (csrf, cookie) = cookies::csrf_token(state, headers);
             let greeting = i18n::tf(l.lang, "office.greeting", &[("name", &name)]);
             respond(
@@ -582,7 +600,7 @@ async fn enrol_form(
                 &EnrolPage {
                     layout: l,
                     csrf,
-                    action: path,
+                    action: ENROL.to_owned(),
                     greeting,
                     reset,
                     error,
@@ -592,23 +610,40 @@ async fn enrol_form(
         }
         Ok(None) => link_invalid(state, headers).await,
         Err(e) => {
-            let l = layout(state, headers, "/verwaltung/einrichten").await;
+            let l = layout(state, headers, ENROL).await;
             PageError::from_app(e, l).into_response()
         }
     }
 }
 
 async fn link_invalid(state: &AppState, headers: &HeaderMap) -> Response {
-    let l = layout(state, headers, "/verwaltung/einrichten").await;
-    respond(StatusCode::GONE, &LinkInvalidPage { layout: l }, None)
+    let l = layout(state, headers, ENROL).await;
+    let mut r = respond(StatusCode::GONE, &LinkInvalidPage { layout: l }, None);
+    if cookies::get(headers, ENROL_COOKIE).is_some() {
+        cookies::append(r.headers_mut(), enrol_cookie("", true));
+    }
+    r
 }
 
-async fn enrol_page(
+/// The link from the e-mail: its secret moves into a cookie and the browser to an address
+/// without it, so the secret stays out of the history and of proxies' logs.
+async fn enrol_link(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(token): Path<String>,
 ) -> Response {
-    enrol_form(&state, &headers, &token, StatusCode::OK, None).await
+    match state.app.enrolment(&token).await {
+        Ok(Some(_)) => with_cookie(see_other(ENROL), enrol_cookie(&token, false)),
+        Ok(None) => link_invalid(&state, &headers).await,
+        Err(e) => {
+            let l = layout(&state, &headers, ENROL).await;
+            PageError::from_app(e, l).into_response()
+        }
+    }
+}
+
+async fn enrol_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    enrol_form(&state, &headers, StatusCode::OK, None).await
 }
 
 #[derive(Deserialize)]
@@ -624,32 +659,37 @@ struct EnrolForm {
 async fn enrol_post(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(token): Path<String>,
     Form(form): Form<EnrolForm>,
 ) -> Response {
     let lang = cookies::lang(&headers);
     if !cookies::csrf_ok(&state, &headers, Some(&form.csrf)) {
         let msg = i18n::t(lang, "office.err_csrf");
-        return enrol_form(&state, &headers, &token, StatusCode::FORBIDDEN, Some(msg)).await;
+        return enrol_form(&state, &headers, StatusCode::FORBIDDEN, Some(msg)).await;
     }
+    let Some(token) = cookies::get(&headers, ENROL_COOKIE) else {
+        return link_invalid(&state, &headers).await;
+    };
     match state
         .app
         .enrol_password(&token, &form.password, &form.password2)
         .await
     {
-        Ok(step) => with_cookie(see_other(CODE), session_cookie(&step.token, false)),
+        Ok(step) => {
+            let mut r = with_cookie(see_other(CODE), session_cookie(&step.token, false));
+            cookies::append(r.headers_mut(), enrol_cookie("", true));
+            r
+        }
         Err(SignInError::Password(msg)) => {
             enrol_form(
                 &state,
                 &headers,
-                &token,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 Some(msg),
             )
             .await
         }
         Err(SignInError::App(e)) => {
-            let l = layout(&state, &headers, "/verwaltung/einrichten").await;
+            let l = layout(&state, &headers, ENROL).await;
             PageError::from_app(e, l).into_response()
         }
         Err(_) => link_invalid(&state, &headers).await,

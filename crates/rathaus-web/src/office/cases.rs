@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rathaus_app::AppError;
 use rathaus_app::office::cases::CaseFile;
@@ -259,7 +259,7 @@ async fn inbox_search(
     } else {
         format!("/verwaltung/vorgaenge?{query}")
     };
-    Redirect::to(&to).into_response()
+    crate::redirect::see_other(&to)
 }
 
 struct EventView {
@@ -460,7 +460,7 @@ where
         return form_expired(office_layout(&state, &headers, &who, "/verwaltung").await);
     }
     match action(state.clone(), who.clone(), id.clone(), input).await {
-        Ok(()) => Redirect::to(&format!("/verwaltung/vorgaenge/{id}")).into_response(),
+        Ok(()) => crate::redirect::see_other(&format!("/verwaltung/vorgaenge/{id}")),
         Err(AppError::Conflict(m) | AppError::BadInput(m)) => {
             show_case(&state, &headers, &who, &id, Some(m)).await
         }

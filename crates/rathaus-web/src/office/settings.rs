@@ -5,7 +5,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rathaus_app::office::settings::{ProfileForm, ServiceSetting};
 use rathaus_domain::localtime::{format_berlin, from_unix_ms};
@@ -171,11 +171,10 @@ async fn save_profile(
             } else {
                 "&"
             };
-            Redirect::to(&format!(
+            crate::redirect::see_other(&format!(
                 "/verwaltung/einstellungen{}{sep}gespeichert=1",
                 suffix(&who, &tenant)
             ))
-            .into_response()
         }
         Ok(Err(errors)) => {
             render_settings(&state, &headers, &who, tenant, Some(form), errors, false).await
@@ -211,11 +210,10 @@ async fn save_logo(
         Err(e) => return office_error(e, layout),
     };
     match state.app.save_logo(&who, &tenant, &bytes).await {
-        Ok(Ok(())) => Redirect::to(&format!(
+        Ok(Ok(())) => crate::redirect::see_other(&format!(
             "/verwaltung/einstellungen{}",
             suffix(&who, &tenant)
-        ))
-        .into_response(),
+        )),
         Ok(Err(m)) => {
             render_settings(
                 &state,
@@ -263,11 +261,10 @@ async fn save_service(
         .save_service_setting(&who, &tenant, &service, offered, four_eyes, &params)
         .await
     {
-        Ok(Ok(())) => Redirect::to(&format!(
+        Ok(Ok(())) => crate::redirect::see_other(&format!(
             "/verwaltung/einstellungen{}",
             suffix(&who, &tenant)
-        ))
-        .into_response(),
+        )),
         Ok(Err(errors)) => {
             render_settings(&state, &headers, &who, tenant, None, errors, false).await
         }

@@ -4,7 +4,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Query, Request, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rathaus_app::office::statute::StatuteForm;
 use rathaus_domain::staff::{Role, StaffIdentity};
@@ -159,10 +159,9 @@ async fn save(
                 .as_ref()
                 .map(|k| format!("?kommune={k}"))
                 .unwrap_or_default();
-            Redirect::to(&format!(
+            crate::redirect::see_other(&format!(
                 "/verwaltung/hundesteuersatzung{q}{sep}gespeichert=1"
             ))
-            .into_response()
         }
         Ok(Err(m)) => show(&state, &headers, &who, tenant, Some(form), Some(m), false).await,
         Err(e) => office_error(e, layout),

@@ -111,6 +111,17 @@ impl Layout {
     }
 }
 
+/// A heading, a sentence and one link: for dead ends that need explaining.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub(crate) struct MessagePage {
+    pub layout: Layout,
+    pub heading: String,
+    pub text: String,
+    pub link: String,
+    pub link_text: String,
+}
+
 pub(crate) fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),

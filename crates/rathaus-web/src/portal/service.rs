@@ -6,7 +6,7 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rathaus_app::AppError;
 use rathaus_app::citizen::{DraftSession, SubmitError};
@@ -18,9 +18,10 @@ use rathaus_domain::tenant::Tenant;
 use time::Duration;
 
 use super::fields::{self, FieldView, Source};
-use super::{Layout, render};
+use super::{Layout, MessagePage, render};
 use crate::cookies::{self, DRAFT_COOKIE};
 use crate::error::PageError;
+use crate::redirect::see_other;
 use crate::{AppState, i18n};
 
 /// Uploads may carry several files of up to 10 MB; everything else stays small.
@@ -75,10 +76,6 @@ pub(crate) fn position_url(tenant: &Tenant, service: &str, p: &Position) -> Stri
         Position::AddAnother { step } => format!("{b}/schritt/{step}/weitere"),
         Position::Check => format!("{b}/pruefen"),
     }
-}
-
-fn see_other(to: &str) -> Response {
-    Redirect::to(to).into_response()
 }
 
 struct Ctx {
@@ -161,16 +158,6 @@ async fn draft_ctx(
         .map_err(IntoResponse::into_response)?;
     let s = require_draft(state, headers, &c, service).await?;
     Ok((c, s))
-}
-
-#[derive(Template)]
-#[template(path = "message.html")]
-struct MessagePage {
-    layout: Layout,
-    heading: String,
-    text: String,
-    link: String,
-    link_text: String,
 }
 
 fn message_page(c: &Ctx, status: StatusCode, heading: &str, text: &str, link: &str) -> Response {
@@ -1312,7 +1299,7 @@ async fn resume(
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    match state.app.open_draft(&c.tenant, &service, &token).await {
+    match state.app.resume_draft(&c.tenant, &service, &token).await {
         Ok(s) => {
             let to = if s.draft.submitted_case.is_some() {
                 format!("{}/bestaetigung", base(&c.tenant, &service))
@@ -1325,7 +1312,7 @@ async fn resume(
                 cookies::set(
                     &state,
                     DRAFT_COOKIE,
-                    &token,
+                    &s.token,
                     &base(&c.tenant, &service),
                     "Lax",
                     None,

@@ -1,32 +1,98 @@
-//! The status page of a case, reached by its secret link, and the receipt PDF.
+//! The status page of a case and the receipt PDF.
+//!
+//! The case's secret link (`/{slug}/vorgang/{token}`, from the confirmation page and e-mails) is
+//! exchanged for a cookie on arrival and redirects to an address without the secret
+//! (`/{slug}/vorgang/{reference}`), so the secret stays out of the address bar, the history,
+//! bookmarks and the logs of proxies in front of the page's sub-resources. The cookie is scoped
+//! to that case's path and lasts until the browser closes: a citizen with several cases keeps
+//! them apart, and the next person at a shared computer finds nothing.
 
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rathaus_app::citizen::status_label;
+use rathaus_crypto::token::looks_like_token;
 use rathaus_domain::localtime::{format_berlin, from_unix_ms};
+use rathaus_domain::tenant::Tenant;
 
-use super::{Layout, render};
+use super::{Layout, MessagePage, render};
 use crate::AppState;
 use crate::error::PageError;
 
+const CASE_COOKIE: &str = "rh_vorgang";
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
-        .route("/{slug}/vorgang/{token}", get(status_page))
+        .route("/{slug}/vorgang/{key}", get(status_page))
         .route(
-            "/{slug}/vorgang/{token}/eingangsbestaetigung.pdf",
+            "/{slug}/vorgang/{reference}/eingangsbestaetigung.pdf",
             get(receipt),
         )
         .route(
-            "/{slug}/vorgang/{token}/antwort",
+            "/{slug}/vorgang/{reference}/antwort",
             axum::routing::post(answer).layer(axum::extract::DefaultBodyLimit::max(
                 super::UPLOAD_BODY_LIMIT,
             )),
         )
-        .route("/{slug}/vorgang/{token}/dokumente/{doc}", get(document))
+        .route("/{slug}/vorgang/{reference}/dokumente/{doc}", get(document))
+}
+
+fn case_path(slug: &str, reference: &str) -> String {
+    format!("/{slug}/vorgang/{reference}")
+}
+
+/// The secret the status link left for the case at this path, if any.
+fn case_token(headers: &HeaderMap) -> Option<String> {
+    crate::cookies::get(headers, CASE_COOKIE).filter(|t| looks_like_token(t))
+}
+
+/// The page for a browser that arrives at a case's address without its secret.
+fn link_needed(layout: Layout) -> Response {
+    let page = MessagePage {
+        heading: layout.t("status.link_title"),
+        text: layout.t("status.link_text"),
+        link: "/".to_owned(),
+        link_text: layout.t("site.home"),
+        layout,
+    };
+    (StatusCode::NOT_FOUND, render(&page)).into_response()
+}
+
+async fn public_tenant(state: &AppState, layout: &Layout, slug: &str) -> Result<Tenant, Response> {
+    state
+        .app
+        .public_tenant(slug)
+        .await
+        .map_err(|e| PageError::from_app(e, layout.clone()).into_response())
+}
+
+/// `key` is either the secret of a status link (exchanged for the cookie) or a case's reference.
+async fn status_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path((slug, key)): Path<(String, String)>,
+) -> Response {
+    if !looks_like_token(&key) {
+        return show_status(&state, &headers, &slug, &key, None, "", false).await;
+    }
+    let layout = Layout::new(&state, &headers).await;
+    let tenant = match public_tenant(&state, &layout, &slug).await {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    match state.app.case_status(&tenant, &key).await {
+        Ok(st) => {
+            let path = case_path(&slug, &st.case.reference);
+            let mut r = crate::redirect::see_other(&path);
+            let cookie = crate::cookies::set(&state, CASE_COOKIE, &key, &path, "Lax", None);
+            crate::cookies::append(r.headers_mut(), cookie);
+            r
+        }
+        Err(e) => PageError::from_app(e, layout.for_tenant(&tenant)).into_response(),
+    }
 }
 
 #[derive(Template)]
@@ -50,33 +116,28 @@ struct StatusPage {
     answered: bool,
 }
 
-async fn status_page(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path((slug, token)): Path<(String, String)>,
-) -> Response {
-    show_status(&state, &headers, &slug, &token, None, "", false).await
-}
-
 async fn show_status(
     state: &AppState,
     headers: &HeaderMap,
     slug: &str,
-    token: &str,
+    reference: &str,
     answer_error: Option<String>,
     answer_text: &str,
     answered: bool,
 ) -> Response {
-    let layout = Layout::new(state, headers)
-        .await
-        .at(format!("/{slug}/vorgang/{token}"));
-    let tenant = match state.app.public_tenant(slug).await {
+    let base = case_path(slug, reference);
+    let layout = Layout::new(state, headers).await.at(base.clone());
+    let tenant = match public_tenant(state, &layout, slug).await {
         Ok(t) => t,
-        Err(e) => return PageError::from_app(e, layout).into_response(),
+        Err(r) => return r,
     };
     let layout = layout.for_tenant(&tenant);
-    let st = match state.app.case_status(&tenant, token).await {
-        Ok(s) => s,
+    let Some(token) = case_token(headers) else {
+        return link_needed(layout);
+    };
+    let st = match state.app.case_status(&tenant, &token).await {
+        Ok(s) if s.case.reference == reference => s,
+        Ok(_) | Err(rathaus_app::AppError::NotFound(_)) => return link_needed(layout),
         Err(e) => return PageError::from_app(e, layout).into_response(),
     };
     let lang = layout.lang;
@@ -100,7 +161,6 @@ async fn show_status(
             }
         })
         .collect();
-    let base = format!("/{slug}/vorgang/{token}");
     let (csrf, cookie) = crate::cookies::csrf_token(state, headers);
     let status = if answer_error.is_some() {
         axum::http::StatusCode::UNPROCESSABLE_ENTITY
@@ -159,7 +219,7 @@ async fn show_status(
 async fn answer(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((slug, token)): Path<(String, String)>,
+    Path((slug, reference)): Path<(String, String)>,
     mut multipart: axum::extract::Multipart,
 ) -> Response {
     let mut text = String::new();
@@ -195,25 +255,27 @@ async fn answer(
     if !crate::cookies::csrf_ok(&state, &headers, Some(&csrf)) {
         return axum::http::StatusCode::FORBIDDEN.into_response();
     }
-    let tenant = match state.app.public_tenant(&slug).await {
+    let layout = Layout::new(&state, &headers).await;
+    let tenant = match public_tenant(&state, &layout, &slug).await {
         Ok(t) => t,
-        Err(e) => {
-            return PageError::from_app(e, Layout::new(&state, &headers).await).into_response();
-        }
+        Err(r) => return r,
+    };
+    let Some(token) = case_token(&headers) else {
+        return link_needed(layout.for_tenant(&tenant));
     };
     match state
         .app
         .answer_question(&tenant, &token, &text, &files)
         .await
     {
-        Ok(()) => show_status(&state, &headers, &slug, &token, None, "", true).await,
+        Ok(()) => show_status(&state, &headers, &slug, &reference, None, "", true).await,
         Err(e) => {
             let lang = crate::cookies::lang(&headers);
             show_status(
                 &state,
                 &headers,
                 &slug,
-                &token,
+                &reference,
                 Some(e.message.get(lang).to_owned()),
                 &text,
                 false,
@@ -226,12 +288,15 @@ async fn answer(
 async fn document(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((slug, token, doc)): Path<(String, String, String)>,
+    Path((slug, _reference, doc)): Path<(String, String, String)>,
 ) -> Response {
     let layout = Layout::new(&state, &headers).await;
-    let tenant = match state.app.public_tenant(&slug).await {
+    let tenant = match public_tenant(&state, &layout, &slug).await {
         Ok(t) => t,
-        Err(e) => return PageError::from_app(e, layout).into_response(),
+        Err(r) => return r,
+    };
+    let Some(token) = case_token(&headers) else {
+        return link_needed(layout.for_tenant(&tenant));
     };
     match state.app.citizen_document(&tenant, &token, &doc).await {
         Ok((_, pdf)) => (
@@ -256,12 +321,15 @@ async fn document(
 async fn receipt(
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path((slug, token)): Path<(String, String)>,
+    Path((slug, _reference)): Path<(String, String)>,
 ) -> Response {
     let layout = Layout::new(&state, &headers).await;
-    let tenant = match state.app.public_tenant(&slug).await {
+    let tenant = match public_tenant(&state, &layout, &slug).await {
         Ok(t) => t,
-        Err(e) => return PageError::from_app(e, layout).into_response(),
+        Err(r) => return r,
+    };
+    let Some(token) = case_token(&headers) else {
+        return link_needed(layout.for_tenant(&tenant));
     };
     match state.app.receipt_pdf(&tenant, &token).await {
         Ok(pdf) => (

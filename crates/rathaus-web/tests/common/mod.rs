@@ -15,12 +15,13 @@ use tower::ServiceExt;
 
 pub struct Browser {
     router: Router,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
 }
 
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -28,6 +29,32 @@ impl Page {
     pub fn csrf(&self) -> Option<String> {
         let at = self.body.find("name=\"csrf\" value=\"")?;
         Some(self.body[at + 19..].split('"').next()?.to_owned())
+    }
+}
+
+/// Browsers drop a cookie whose name prefix's rules it breaks (RFC 6265bis, 4.1.3): `__Secure-`
+/// needs `Secure`; `__Host-` needs `Secure`, `Path=/` and no `Domain`. A test's cookie jar must not
+/// be more forgiving than a browser, so every jar here refuses such a cookie loudly.
+pub fn assert_cookie_prefix_rules(set_cookie: &str) {
+    let name = set_cookie.split('=').next().unwrap_or("");
+    let attrs: Vec<String> = set_cookie
+        .split(';')
+        .skip(1)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .collect();
+    let has = |a: &str| attrs.iter().any(|x| x == a);
+    if name.starts_with("__Secure-") || name.starts_with("__Host-") {
+        assert!(has("secure"), "a browser drops {set_cookie:?}: no Secure");
+    }
+    if name.starts_with("__Host-") {
+        assert!(
+            has("path=/"),
+            "a browser drops {set_cookie:?}: Path is not /"
+        );
+        assert!(
+            !attrs.iter().any(|a| a.starts_with("domain=")),
+            "a browser drops {set_cookie:?}: Domain is set"
+        );
     }
 }
 
@@ -55,6 +82,7 @@ impl Browser {
         let res = self.router.clone().oneshot(req).await.unwrap();
         for c in res.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap();
+            assert_cookie_prefix_rules(c);
             let (pair, _) = c.split_once(';').unwrap();
             let (k, v) = pair.split_once('=').unwrap();
             if c.contains("Max-Age=0") {
@@ -64,6 +92,7 @@ impl Browser {
             }
         }
         let status = res.status();
+        let headers = res.headers().clone();
         let location = res
             .headers()
             .get("location")
@@ -72,6 +101,7 @@ impl Browser {
         Page {
             status,
             location,
+            headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
@@ -86,6 +116,38 @@ impl Browser {
         self.send(
             Request::post(path)
                 .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A multipart form with files `(field, file name, content)`, as a browser sends an upload.
+    pub async fn post_files(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        let mut body = Vec::new();
+        for (k, v) in form {
+            body.extend_from_slice(
+                format!("--B\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                    .as_bytes(),
+            );
+        }
+        for (field, name, bytes) in files {
+            body.extend_from_slice(
+                format!("--B\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                    .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"--B--\r\n");
+        self.send(
+            Request::post(path)
+                .header("content-type", "multipart/form-data; boundary=B")
                 .body(Body::from(body))
                 .unwrap(),
         )
@@ -123,4 +185,39 @@ impl Browser {
             .await;
         assert_eq!(r.location.as_deref(), Some("/verwaltung"), "{}", r.body);
     }
+}
+
+/// A valid 1×1 PNG with a tEXt chunk (metadata that must be stripped).
+pub fn png() -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend_from_slice(data);
+        out.extend_from_slice(&c);
+        out.extend_from_slice(&crc32(&c).to_be_bytes());
+    }
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for b in data {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    0xedb8_8320 ^ (crc >> 1)
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]);
+    chunk(&mut out, b"tEXt", b"Author\0Erika Mustermann");
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
 }
