@@ -284,7 +284,7 @@ async fn other_tenants_and_roles_see_nothing(b: TestBackend) {
     ));
     let denied = app
         .store
-        .audit_entries(Some("12069020"), None, 10)
+        .audit_entries(&["12069020".into()], None, 10)
         .await
         .unwrap();
     assert!(

@@ -133,12 +133,22 @@ impl Store {
         Ok(out)
     }
 
-    /// The decrypted content of an attachment the caller has already found through its draft or
-    /// case (and so through its tenant).
-    pub async fn attachment_content(&self, a: &Attachment) -> Result<Vec<u8>, StoreError> {
-        let sealed = self.blobs()?.get(&a.blob_key).await?;
-        self.open(&a.tenant_key, content_place(&a.id), &sealed)
-            .await
+    /// The decrypted content of one of the tenant's attachments.
+    pub async fn attachment_content(
+        &self,
+        tenant_key: &str,
+        id: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT blob_key FROM attachments WHERE id = $1 AND tenant_key = $2",
+                args![id, tenant_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let sealed = self.blobs()?.get(&row.text("blob_key")?).await?;
+        self.open(tenant_key, content_place(id), &sealed).await
     }
 
     /// Removes an attachment of a draft; returns the blob key to delete after commit.
@@ -176,7 +186,10 @@ impl Store {
         .await
     }
 
-    pub async fn delete_blob(&self, key: &str) -> Result<(), StoreError> {
+    /// Deletes the content of one of the tenant's files once its row is gone (see
+    /// [`Store::remove_draft_attachment`]); keys outside the tenant's part of the blob store are
+    /// not found.
+    pub async fn delete_blob(&self, tenant_key: &str, key: &str) -> Result<(), StoreError> {
         self.blobs()?.delete(key).await
     }
 }

@@ -19,8 +19,6 @@ pub enum AssigneeFilter {
 
 #[derive(Debug, Clone, Default)]
 pub struct InboxFilter {
-    /// The tenants whose cases may be listed (never empty in practice).
-    pub tenant_keys: Vec<String>,
     /// The services the viewer works on; `None` means all.
     pub services: Option<Vec<String>>,
     pub status: Option<String>,
@@ -51,7 +49,7 @@ pub struct InboxRow {
 }
 
 /// Builds the WHERE clause of the inbox from fixed fragments and numbered placeholders only.
-fn inbox_where(f: &InboxFilter) -> (String, Vec<Value>) {
+fn inbox_where(tenant_keys: &[String], f: &InboxFilter) -> (String, Vec<Value>) {
     let mut sql = String::from(" WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     let mut ph = |args: &mut Vec<Value>, v: Value| {
@@ -67,10 +65,10 @@ fn inbox_where(f: &InboxFilter) -> (String, Vec<Value>) {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if f.tenant_keys.is_empty() {
+    if tenant_keys.is_empty() {
         sql.push_str(" AND 1 = 0");
     } else {
-        let l = list(&mut args, &f.tenant_keys, &mut ph);
+        let l = list(&mut args, tenant_keys, &mut ph);
         sql.push_str(&format!(" AND c.tenant_key IN ({l})"));
     }
     if let Some(services) = &f.services {
@@ -149,9 +147,14 @@ fn inbox_row(r: &Row) -> Result<InboxRow, StoreError> {
 }
 
 impl Store {
-    /// One page of the inbox, newest first, and the number of all matching cases.
-    pub async fn inbox(&self, f: &InboxFilter) -> Result<(Vec<InboxRow>, i64), StoreError> {
-        let (where_sql, mut args) = inbox_where(f);
+    /// One page of the inbox over the cases of `tenant_keys`, newest first, and the number of all
+    /// matching cases.
+    pub async fn inbox(
+        &self,
+        tenant_keys: &[String],
+        f: &InboxFilter,
+    ) -> Result<(Vec<InboxRow>, i64), StoreError> {
+        let (where_sql, mut args) = inbox_where(tenant_keys, f);
         let count_sql = format!("SELECT COUNT(*) AS n FROM cases c{where_sql}");
         let total = self
             .pool()
@@ -177,7 +180,11 @@ impl Store {
     }
 
     /// Cases per status for the inbox's tabs.
-    pub async fn inbox_counts(&self, f: &InboxFilter) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn inbox_counts(
+        &self,
+        tenant_keys: &[String],
+        f: &InboxFilter,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let base = InboxFilter {
             status: None,
             open_only: false,
@@ -185,7 +192,7 @@ impl Store {
             offset: 0,
             ..f.clone()
         };
-        let (where_sql, args) = inbox_where(&base);
+        let (where_sql, args) = inbox_where(tenant_keys, &base);
         let sql =
             format!("SELECT c.status, COUNT(*) AS n FROM cases c{where_sql} GROUP BY c.status");
         let rows = self
@@ -199,9 +206,11 @@ impl Store {
 
     /// Moves a case to `status` if nobody changed it since `expected_version` was read; returns the
     /// new version, or `Conflict` when someone else was quicker.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_case_status(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         expected_version: i64,
         status: &str,
@@ -239,6 +248,7 @@ impl Store {
     pub async fn record_access(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         office_tenant: &str,
         kind: &str,
@@ -255,6 +265,7 @@ impl Store {
     /// Which offices read or changed a case, oldest first.
     pub async fn case_access(
         &self,
+        tenant_key: &str,
         case_id: &str,
     ) -> Result<Vec<(i64, String, String)>, StoreError> {
         let rows = self
@@ -272,8 +283,8 @@ impl Store {
     pub async fn add_search_tokens(
         &self,
         tx: &mut Tx,
-        case_id: &str,
         tenant_key: &str,
+        case_id: &str,
         tokens: &[Vec<u8>],
     ) -> Result<(), StoreError> {
         for t in tokens {
@@ -415,6 +426,7 @@ impl Store {
     pub async fn confirm_decision(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         seq: i64,
         by: &str,
@@ -433,6 +445,7 @@ impl Store {
     pub async fn withdraw_decision(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         seq: i64,
     ) -> Result<bool, StoreError> {
@@ -574,9 +587,22 @@ impl Store {
             .collect()
     }
 
-    pub async fn document_content(&self, d: &CaseDocument) -> Result<Vec<u8>, StoreError> {
-        let sealed = self.blobs()?.get(&d.blob_key).await?;
-        self.open(&d.tenant_key, doc_place(&d.id), &sealed).await
+    /// The decrypted content of one of the tenant's documents.
+    pub async fn document_content(
+        &self,
+        tenant_key: &str,
+        id: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT blob_key FROM case_documents WHERE id = $1 AND tenant_key = $2",
+                args![id, tenant_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let sealed = self.blobs()?.get(&row.text("blob_key")?).await?;
+        self.open(tenant_key, doc_place(id), &sealed).await
     }
 
     /// A file that arrives after submission (e.g. with an answer to a question).

@@ -58,8 +58,8 @@ impl Store {
         Ok(())
     }
 
-    /// Takes up to `limit` due messages and leases them for `lease`, so that no other worker
-    /// sends them meanwhile.
+    /// Takes up to `limit` due messages of any tenant (the delivery worker serves the whole
+    /// installation) and leases them for `lease`, so that no other worker sends them meanwhile.
     pub async fn claim_due(
         &self,
         now: OffsetDateTime,
@@ -114,7 +114,13 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn outbox_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    /// Marks a message of the tenant as sent.
+    pub async fn outbox_sent(
+        &self,
+        tenant_key: &str,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         tx.execute(
             "UPDATE outbox SET status = 'sent', done_at = $2, last_error = NULL WHERE id = $1",
@@ -127,6 +133,7 @@ impl Store {
     /// Records a failed attempt: retried at `retry_at`, or given up for good when `None`.
     pub async fn outbox_failed(
         &self,
+        tenant_key: &str,
         id: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,

@@ -297,17 +297,29 @@ impl Store {
         self.staff_where("oidc_subject = $1", args![subject]).await
     }
 
-    /// The accounts of one tenant, or all accounts (`None`), oldest first.
-    pub async fn list_staff(
-        &self,
-        tenant_key: Option<&str>,
-    ) -> Result<Vec<StaffAccount>, StoreError> {
+    /// The accounts of one tenant, oldest first.
+    pub async fn list_staff(&self, tenant_key: &str) -> Result<Vec<StaffAccount>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM staff_users WHERE ($1 IS NULL OR tenant_key = $1) ORDER BY created_at, id"
+            "SELECT {COLUMNS} FROM staff_users WHERE tenant_key = $1 ORDER BY created_at, id"
         );
+        self.staff_list(sql, args![tenant_key]).await
+    }
+
+    /// Every account of the installation, of all tenants and the operator's, oldest first: the
+    /// operator's and the command line's view.
+    pub async fn list_all_staff(&self) -> Result<Vec<StaffAccount>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM staff_users ORDER BY created_at, id");
+        self.staff_list(sql, vec![]).await
+    }
+
+    async fn staff_list(
+        &self,
+        sql: String,
+        args: Vec<crate::Value>,
+    ) -> Result<Vec<StaffAccount>, StoreError> {
         let rows = self
             .pool()
-            .fetch_all(sqlx::AssertSqlSafe(sql), args![tenant_key])
+            .fetch_all(sqlx::AssertSqlSafe(sql), args)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -321,6 +333,7 @@ impl Store {
     pub async fn set_staff_disabled(
         &self,
         tx: &mut Tx,
+        tenant_key: Option<&str>,
         id: &str,
         disabled: bool,
         now: OffsetDateTime,
@@ -341,6 +354,7 @@ impl Store {
     pub async fn set_staff_enrol_token(
         &self,
         tx: &mut Tx,
+        tenant_key: Option<&str>,
         id: &str,
         token_hash: &[u8],
         expires_at: OffsetDateTime,
@@ -355,7 +369,12 @@ impl Store {
     }
 
     /// Second-factor reset: the secret is dropped and a new one must be enrolled.
-    pub async fn clear_staff_totp(&self, tx: &mut Tx, id: &str) -> Result<(), StoreError> {
+    pub async fn clear_staff_totp(
+        &self,
+        tx: &mut Tx,
+        tenant_key: Option<&str>,
+        id: &str,
+    ) -> Result<(), StoreError> {
         tx.execute(
             "UPDATE staff_users SET totp_secret = NULL, totp_confirmed = $1, totp_last_step = NULL WHERE id = $2",
             args![false, id],

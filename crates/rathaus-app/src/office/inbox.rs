@@ -106,7 +106,6 @@ impl App {
         let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let looks_like_reference = search.is_some_and(looks_like_reference);
         let mut filter = InboxFilter {
-            tenant_keys: vis.tenant_keys.clone(),
             services: vis.services.clone(),
             status,
             open_only: false,
@@ -139,19 +138,21 @@ impl App {
                 if tokens.is_empty() {
                     continue;
                 }
-                filter.tenant_keys = vec![t.clone()];
                 filter.name_tokens = tokens;
-                let (r, n) = self.store.inbox(&filter).await?;
+                let (r, n) = self.store.inbox(std::slice::from_ref(t), &filter).await?;
                 rows.extend(r);
                 total += n;
             }
             rows.sort_by_key(|r| std::cmp::Reverse(r.submitted_at_ms));
         } else {
-            let (r, n) = self.store.inbox(&filter).await?;
+            let (r, n) = self.store.inbox(&vis.tenant_keys, &filter).await?;
             rows = r;
             total = n;
         }
-        let counts_raw = self.store.inbox_counts(&counts_filter).await?;
+        let counts_raw = self
+            .store
+            .inbox_counts(&vis.tenant_keys, &counts_filter)
+            .await?;
         let counts = CaseStatus::ALL
             .into_iter()
             .map(|s| {
