@@ -5,6 +5,7 @@
 
 use time::OffsetDateTime;
 
+use crate::cases::{case_of_tenant, found};
 use crate::db::{Row, Tx, Value};
 use crate::keyring::Place;
 use crate::{Store, StoreError, args};
@@ -204,8 +205,9 @@ impl Store {
             .collect()
     }
 
-    /// Moves a case to `status` if nobody changed it since `expected_version` was read; returns the
-    /// new version, or `Conflict` when someone else was quicker.
+    /// Moves a case of the tenant to `status` if nobody changed it since `expected_version` was
+    /// read; returns the new version, `Conflict` when someone else was quicker, `NotFound` when
+    /// the case is not the tenant's.
     #[allow(clippy::too_many_arguments)]
     pub async fn update_case_status(
         &self,
@@ -223,21 +225,22 @@ impl Store {
             Some(a) => {
                 tx.execute(
                     "UPDATE cases SET status = $3, assignee = $4, updated_at = $5, closed_at = COALESCE($6, closed_at),
-                         version = version + 1 WHERE id = $1 AND version = $2",
-                    args![case_id, expected_version, status, a, now, closed],
+                         version = version + 1 WHERE id = $1 AND version = $2 AND tenant_key = $7",
+                    args![case_id, expected_version, status, a, now, closed, tenant_key],
                 )
                 .await?
             }
             None => {
                 tx.execute(
                     "UPDATE cases SET status = $3, updated_at = $4, closed_at = COALESCE($5, closed_at), version = version + 1
-                     WHERE id = $1 AND version = $2",
-                    args![case_id, expected_version, status, now, closed],
+                     WHERE id = $1 AND version = $2 AND tenant_key = $6",
+                    args![case_id, expected_version, status, now, closed, tenant_key],
                 )
                 .await?
             }
         };
         if n == 0 {
+            case_of_tenant(tx, tenant_key, case_id).await?;
             return Err(StoreError::Conflict(
                 "the case was changed by someone else in the meantime".into(),
             ));
@@ -245,6 +248,7 @@ impl Store {
         Ok(expected_version + 1)
     }
 
+    /// Records that an office read or changed a case of the tenant.
     pub async fn record_access(
         &self,
         tx: &mut Tx,
@@ -254,15 +258,17 @@ impl Store {
         kind: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        tx.execute(
-            "INSERT INTO case_access (case_id, at, office_tenant, kind) VALUES ($1, $2, $3, $4)",
-            args![case_id, crate::now_ms(now), office_tenant, kind],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "INSERT INTO case_access (case_id, at, office_tenant, kind)
+                 SELECT c.id, $2, $3, $4 FROM cases c WHERE c.id = $1 AND c.tenant_key = $5",
+                args![case_id, crate::now_ms(now), office_tenant, kind, tenant_key],
+            )
+            .await?;
+        found(n)
     }
 
-    /// Which offices read or changed a case, oldest first.
+    /// Which offices read or changed a case of the tenant, oldest first.
     pub async fn case_access(
         &self,
         tenant_key: &str,
@@ -271,8 +277,9 @@ impl Store {
         let rows = self
             .pool()
             .fetch_all(
-                "SELECT at, office_tenant, kind FROM case_access WHERE case_id = $1 ORDER BY at",
-                args![case_id],
+                "SELECT a.at, a.office_tenant, a.kind FROM case_access a JOIN cases c ON c.id = a.case_id
+                 WHERE a.case_id = $1 AND c.tenant_key = $2 ORDER BY a.at",
+                args![case_id, tenant_key],
             )
             .await?;
         rows.iter()
@@ -280,6 +287,7 @@ impl Store {
             .collect()
     }
 
+    /// Adds the blind-index tokens of the applicant's name to a case of the tenant.
     pub async fn add_search_tokens(
         &self,
         tx: &mut Tx,
@@ -287,9 +295,12 @@ impl Store {
         case_id: &str,
         tokens: &[Vec<u8>],
     ) -> Result<(), StoreError> {
+        case_of_tenant(tx, tenant_key, case_id).await?;
         for t in tokens {
             tx.execute(
-                "INSERT INTO case_search (case_id, tenant_key, token) VALUES ($1, $2, $3) ON CONFLICT (case_id, token) DO NOTHING",
+                "INSERT INTO case_search (case_id, tenant_key, token)
+                 SELECT c.id, c.tenant_key, $3 FROM cases c WHERE c.id = $1 AND c.tenant_key = $2
+                 ON CONFLICT (case_id, token) DO NOTHING",
                 args![case_id, tenant_key, t.clone()],
             )
             .await?;
@@ -315,12 +326,13 @@ impl Store {
                 token.as_bytes(),
             )
             .await?;
-        tx.execute(
-            "UPDATE cases SET status_token_sealed = $2 WHERE id = $1",
-            args![case_id, sealed],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "UPDATE cases SET status_token_sealed = $2 WHERE id = $1 AND tenant_key = $3",
+                args![case_id, sealed, tenant_key],
+            )
+            .await?;
+        found(n)
     }
 
     /// The status-page secret of a case, to send the citizen a link with news.
@@ -389,11 +401,13 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<i64, StoreError> {
         let row = tx
-            .fetch_one(
-                "SELECT COALESCE(MAX(seq), 0) AS last FROM case_decisions WHERE case_id = $1",
-                args![case_id],
+            .fetch_optional(
+                "SELECT (SELECT COALESCE(MAX(d.seq), 0) FROM case_decisions d WHERE d.case_id = c.id) AS last
+                 FROM cases c WHERE c.id = $1 AND c.tenant_key = $2",
+                args![case_id, tenant_key],
             )
-            .await?;
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let seq = row.i64("last")? + 1;
         let field = format!("decision-{seq}");
         let sealed = self
@@ -413,12 +427,14 @@ impl Store {
         } else {
             (None, None)
         };
-        tx.execute(
-            "INSERT INTO case_decisions (case_id, seq, outcome, reasons, proposed_by, proposed_at, confirmed_by, confirmed_at, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            args![case_id, seq, outcome, sealed, by, now, confirmed_by, confirmed_at, state],
-        )
-        .await?;
+        let n = tx
+            .execute(
+                "INSERT INTO case_decisions (case_id, seq, outcome, reasons, proposed_by, proposed_at, confirmed_by, confirmed_at, state)
+                 SELECT c.id, $2, $3, $4, $5, $6, $7, $8, $9 FROM cases c WHERE c.id = $1 AND c.tenant_key = $10",
+                args![case_id, seq, outcome, sealed, by, now, confirmed_by, confirmed_at, state, tenant_key],
+            )
+            .await?;
+        found(n)?;
         Ok(seq)
     }
 
@@ -435,13 +451,15 @@ impl Store {
         let n = tx
             .execute(
                 "UPDATE case_decisions SET state = 'final', confirmed_by = $3, confirmed_at = $4
-                 WHERE case_id = $1 AND seq = $2 AND state = 'proposed'",
-                args![case_id, seq, by, crate::now_ms(now)],
+                 WHERE case_id = $1 AND seq = $2 AND state = 'proposed'
+                   AND case_id IN (SELECT id FROM cases WHERE id = $1 AND tenant_key = $5)",
+                args![case_id, seq, by, crate::now_ms(now), tenant_key],
             )
             .await?;
         Ok(n > 0)
     }
 
+    /// Withdraws a proposed decision. Returns false when it was no longer proposed.
     pub async fn withdraw_decision(
         &self,
         tx: &mut Tx,
@@ -451,8 +469,9 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let n = tx
             .execute(
-                "UPDATE case_decisions SET state = 'withdrawn' WHERE case_id = $1 AND seq = $2 AND state = 'proposed'",
-                args![case_id, seq],
+                "UPDATE case_decisions SET state = 'withdrawn' WHERE case_id = $1 AND seq = $2 AND state = 'proposed'
+                   AND case_id IN (SELECT id FROM cases WHERE id = $1 AND tenant_key = $3)",
+                args![case_id, seq, tenant_key],
             )
             .await?;
         Ok(n > 0)
@@ -536,6 +555,8 @@ pub struct NewCaseFile<'a> {
 }
 
 impl Store {
+    /// Records a document of a case of the tenant (`NotFound` otherwise) and stores its sealed
+    /// content.
     #[allow(clippy::too_many_arguments)]
     pub async fn put_case_document(
         &self,
@@ -550,13 +571,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let blob_key = format!("{tenant_key}/doc-{id}");
         let sealed = self.seal(tenant_key, doc_place(id), content).await?;
-        self.blobs()?.put(&blob_key, sealed).await?;
-        tx.execute(
-            "INSERT INTO case_documents (id, case_id, tenant_key, kind, title, blob_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            args![id, case_id, tenant_key, kind, title, blob_key, crate::now_ms(now)],
-        )
-        .await?;
-        Ok(())
+        // The row first: nothing is stored for a case of another tenant. Should storing the
+        // content fail, the caller's transaction fails with it.
+        let n = tx
+            .execute(
+                "INSERT INTO case_documents (id, case_id, tenant_key, kind, title, blob_key, created_at)
+                 SELECT $1, c.id, c.tenant_key, $4, $5, $6, $7 FROM cases c WHERE c.id = $2 AND c.tenant_key = $3",
+                args![id, case_id, tenant_key, kind, title, &blob_key, crate::now_ms(now)],
+            )
+            .await?;
+        found(n)?;
+        self.blobs()?.put(&blob_key, sealed).await
     }
 
     pub async fn case_documents(
@@ -605,7 +630,8 @@ impl Store {
         self.open(tenant_key, doc_place(id), &sealed).await
     }
 
-    /// A file that arrives after submission (e.g. with an answer to a question).
+    /// A file that arrives after submission (e.g. with an answer to a question), for a case of the
+    /// tenant (`NotFound` otherwise).
     pub async fn put_case_file(&self, tx: &mut Tx, f: &NewCaseFile<'_>) -> Result<(), StoreError> {
         let blob_key = format!("{}/{}", f.tenant_key, f.id);
         let sealed = self
@@ -619,7 +645,6 @@ impl Store {
                 f.content,
             )
             .await?;
-        self.blobs()?.put(&blob_key, sealed).await?;
         let name = self
             .seal(
                 f.tenant_key,
@@ -631,12 +656,14 @@ impl Store {
                 f.name.as_bytes(),
             )
             .await?;
-        tx.execute(
-            "INSERT INTO attachments (id, tenant_key, draft_id, case_id, field, kind, size, name, blob_key, created_at)
-             VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9)",
-            args![f.id, f.tenant_key, f.case_id, f.field, f.kind, f.content.len() as i64, name, blob_key, crate::now_ms(f.now)],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "INSERT INTO attachments (id, tenant_key, draft_id, case_id, field, kind, size, name, blob_key, created_at)
+                 SELECT $1, c.tenant_key, NULL, c.id, $4, $5, $6, $7, $8, $9 FROM cases c WHERE c.id = $3 AND c.tenant_key = $2",
+                args![f.id, f.tenant_key, f.case_id, f.field, f.kind, f.content.len() as i64, name, &blob_key, crate::now_ms(f.now)],
+            )
+            .await?;
+        found(n)?;
+        self.blobs()?.put(&blob_key, sealed).await
     }
 }
