@@ -31,10 +31,19 @@ pub struct InboxFilter {
     /// Overdue: open cases submitted before the cut-off of their service.
     pub overdue_cutoffs: Option<Vec<(String, i64)>>,
     pub reference: Option<String>,
-    /// Blind-index tokens that must all match the applicant's name.
-    pub name_tokens: Vec<Vec<u8>>,
+    /// A search by the applicant's name: a case matches when it has all the tokens of its own
+    /// tenant. With no tokens for any tenant nothing matches.
+    pub name: Option<Vec<NameTokens>>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The blind-index tokens of a searched name under one tenant's key. Tokens are bound to the
+/// tenant, so an Amt's search carries one set per member and still runs as one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameTokens {
+    pub tenant_key: String,
+    pub tokens: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,9 +136,22 @@ fn inbox_where(tenant_keys: &[String], f: &InboxFilter) -> (String, Vec<Value>) 
         let p = ph(&mut args, Value::Text(r.trim().to_uppercase()));
         sql.push_str(&format!(" AND c.reference = {p}"));
     }
-    for token in &f.name_tokens {
-        let p = ph(&mut args, Value::Bytes(token.clone()));
-        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.id AND s.tenant_key = c.tenant_key AND s.token = {p})"));
+    if let Some(name) = &f.name {
+        let mut per_tenant = Vec::new();
+        for n in name.iter().filter(|n| !n.tokens.is_empty()) {
+            let pt = ph(&mut args, Value::Text(n.tenant_key.clone()));
+            let mut all = vec![format!("c.tenant_key = {pt}")];
+            for token in &n.tokens {
+                let p = ph(&mut args, Value::Bytes(token.clone()));
+                all.push(format!("EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.id AND s.tenant_key = c.tenant_key AND s.token = {p})"));
+            }
+            per_tenant.push(format!("({})", all.join(" AND ")));
+        }
+        if per_tenant.is_empty() {
+            sql.push_str(" AND 1 = 0");
+        } else {
+            sql.push_str(&format!(" AND ({})", per_tenant.join(" OR ")));
+        }
     }
     (sql, args)
 }

@@ -20,7 +20,7 @@ use rathaus_domain::tenant::{Slug, Tenant, TenantKind, TenantProfile};
 use rathaus_store::attachments::NewAttachment;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{NewCase, NewCaseEvent};
-use rathaus_store::casework::{InboxFilter, NewCaseFile};
+use rathaus_store::casework::{InboxFilter, NameTokens, NewCaseFile};
 use rathaus_store::dogtax::{NewDog, NewHousehold, NewNotice, NewRegisterEvent};
 use rathaus_store::drafts::{DraftUpdate, NewDraft};
 use rathaus_store::outbox::NewMessage;
@@ -636,6 +636,19 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Ok((ref v, 0)) if v.is_empty());
     as_b!(leaks, checked, "inbox", s.inbox(&b, &by_reference).await,
         Ok((ref v, 0)) if v.is_empty());
+    // A's name tokens, named with A's key, in a search scoped to B.
+    let by_name = InboxFilter {
+        name: Some(vec![NameTokens {
+            tenant_key: A.into(),
+            tokens: vec![b"mustermann".to_vec()],
+        }]),
+        limit: 50,
+        ..Default::default()
+    };
+    as_b!(leaks, checked, "inbox", s.inbox(&b, &by_name).await,
+        Ok((ref v, 0)) if v.is_empty());
+    as_b!(leaks, checked, "inbox_counts",
+        s.inbox_counts(&b, &by_name).await, Ok(ref v) if v.is_empty());
     as_b!(leaks, checked, "inbox_counts",
         s.inbox_counts(&b, &InboxFilter::default()).await, Ok(ref v) if v.is_empty());
     as_b!(

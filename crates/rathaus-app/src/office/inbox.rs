@@ -4,7 +4,7 @@ use rathaus_domain::casework::CaseStatus;
 use rathaus_domain::localtime::{format_berlin, from_unix_ms};
 use rathaus_domain::service::form::parse_date;
 use rathaus_domain::staff::StaffIdentity;
-use rathaus_store::casework::{AssigneeFilter, InboxFilter};
+use rathaus_store::casework::{AssigneeFilter, InboxFilter, NameTokens};
 use time::{Duration, PrimitiveDateTime, Time};
 
 use crate::{App, AppError};
@@ -123,36 +123,26 @@ impl App {
             } else {
                 None
             },
-            name_tokens: Vec::new(),
+            name: None,
             limit: PAGE_SIZE,
             offset: (q.page.max(1) - 1) * PAGE_SIZE,
         };
-        let counts_filter = filter.clone();
-        let mut rows = Vec::new();
-        let mut total = 0;
         if let (Some(words), false) = (search, looks_like_reference) {
-            // Names are per tenant (the key binds the tenant): search each visible tenant.
+            // Names are per tenant (the key binds the tenant): the tokens under each visible
+            // tenant's key, matched in one query so that pages and totals span all of them.
             let secret = self.store.keyring().derive_secret("blind-index")?;
-            for t in &vis.tenant_keys {
-                let tokens = super::search::tokens(&secret, t, words);
-                if tokens.is_empty() {
-                    continue;
-                }
-                filter.name_tokens = tokens;
-                let (r, n) = self.store.inbox(std::slice::from_ref(t), &filter).await?;
-                rows.extend(r);
-                total += n;
-            }
-            rows.sort_by_key(|r| std::cmp::Reverse(r.submitted_at_ms));
-        } else {
-            let (r, n) = self.store.inbox(&vis.tenant_keys, &filter).await?;
-            rows = r;
-            total = n;
+            filter.name = Some(
+                vis.tenant_keys
+                    .iter()
+                    .map(|t| NameTokens {
+                        tenant_key: t.clone(),
+                        tokens: super::search::tokens(&secret, t, words),
+                    })
+                    .collect(),
+            );
         }
-        let counts_raw = self
-            .store
-            .inbox_counts(&vis.tenant_keys, &counts_filter)
-            .await?;
+        let (rows, total) = self.store.inbox(&vis.tenant_keys, &filter).await?;
+        let counts_raw = self.store.inbox_counts(&vis.tenant_keys, &filter).await?;
         let counts = CaseStatus::ALL
             .into_iter()
             .map(|s| {
