@@ -181,7 +181,8 @@ pub async fn delete_expired_drafts(
         .map(|r| Ok((r.text("tenant_key")?, r.text("blob_key")?)))
         .collect::<Result<Vec<_>, StoreError>>()?;
     tx.execute(
-        "DELETE FROM attachments WHERE case_id IS NULL AND draft_id IN (SELECT id FROM drafts WHERE expires_at <= $1)",
+        "DELETE FROM attachments WHERE case_id IS NULL AND EXISTS (
+             SELECT 1 FROM drafts d WHERE d.id = attachments.draft_id AND d.tenant_key = attachments.tenant_key AND d.expires_at <= $1)",
         args![now],
     )
     .await?;

@@ -564,13 +564,20 @@ macro_rules! committed {
 /// Calls one operation as tenant B and records it; a result other than the expected "nothing"
 /// is a leak.
 macro_rules! as_b {
-    ($leaks:ident, $checked:ident, $op:literal, $result:expr, $expected:pat $(if $guard:expr)?) => {{
-        $checked.insert($op);
+    ($probe:ident, $op:literal, $result:expr, $expected:pat $(if $guard:expr)?) => {{
+        $probe.checked.insert($op);
         let r = $result;
         if !matches!(r, $expected $(if $guard)?) {
-            $leaks.push(format!("{}: {:?}", $op, r));
+            $probe.leaks.push(format!("{}: {:?}", $op, r));
         }
     }};
+}
+
+/// What the calls as tenant B found: the operations called, and those that reached A's data.
+#[derive(Default)]
+struct Probe {
+    checked: BTreeSet<&'static str>,
+    leaks: Vec<String>,
 }
 
 async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
@@ -585,36 +592,31 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
     let a_blob = s.draft_attachments(A, "draft-a").await.unwrap()[0]
         .blob_key
         .clone();
-    let mut leaks: Vec<String> = Vec::new();
-    let mut checked: BTreeSet<&'static str> = BTreeSet::new();
+    let mut probe = Probe::default();
 
     // cases.rs
     as_b!(
-        leaks,
-        checked,
+        probe,
         "case_by_status_token",
         s.case_by_status_token(B, &token_hash("status-a")).await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "case_by_id",
         s.case_by_id(&b, "case-a").await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "case_of_draft",
         s.case_of_draft(B, "draft-a2").await,
         Ok(None)
     );
-    as_b!(leaks, checked, "case_events",
+    as_b!(probe, "case_events",
         s.case_events(B, "case-a").await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "append_case_event",
         committed!(s, |tx| s.append_case_event(
             &mut tx,
@@ -631,10 +633,10 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         limit: 50,
         ..Default::default()
     };
-    as_b!(leaks, checked, "inbox",
+    as_b!(probe, "inbox",
         s.inbox(&b, &InboxFilter { limit: 50, ..Default::default() }).await,
         Ok((ref v, 0)) if v.is_empty());
-    as_b!(leaks, checked, "inbox", s.inbox(&b, &by_reference).await,
+    as_b!(probe, "inbox", s.inbox(&b, &by_reference).await,
         Ok((ref v, 0)) if v.is_empty());
     // A's name tokens, named with A's key, in a search scoped to B.
     let by_name = InboxFilter {
@@ -645,15 +647,14 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         limit: 50,
         ..Default::default()
     };
-    as_b!(leaks, checked, "inbox", s.inbox(&b, &by_name).await,
+    as_b!(probe, "inbox", s.inbox(&b, &by_name).await,
         Ok((ref v, 0)) if v.is_empty());
-    as_b!(leaks, checked, "inbox_counts",
+    as_b!(probe, "inbox_counts",
         s.inbox_counts(&b, &by_name).await, Ok(ref v) if v.is_empty());
-    as_b!(leaks, checked, "inbox_counts",
+    as_b!(probe, "inbox_counts",
         s.inbox_counts(&b, &InboxFilter::default()).await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "update_case_status",
         committed!(s, |tx| s.update_case_status(
             &mut tx,
@@ -667,18 +668,16 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "record_access",
         committed!(s, |tx| s
             .record_access(&mut tx, B, "case-a", B, "read", NOW)),
         Err(StoreError::NotFound)
     );
-    as_b!(leaks, checked, "case_access",
+    as_b!(probe, "case_access",
         s.case_access(B, "case-a").await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "add_search_tokens",
         committed!(s, |tx| s.add_search_tokens(
             &mut tx,
@@ -689,22 +688,19 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "seal_status_token",
         committed!(s, |tx| s.seal_status_token(&mut tx, B, "case-a", "von-b")),
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "status_token",
         s.status_token(B, "case-a").await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "add_decision",
         committed!(s, |tx| s.add_decision(
             &mut tx, B, "case-a", "rejected", "von B", "staff:b", "final", NOW
@@ -712,43 +708,38 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "confirm_decision",
         committed!(s, |tx| s
             .confirm_decision(&mut tx, B, "case-a", 1, "staff:b", NOW)),
         Ok(false)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "withdraw_decision",
         committed!(s, |tx| s.withdraw_decision(&mut tx, B, "case-a", 1)),
         Ok(false)
     );
-    as_b!(leaks, checked, "decisions",
+    as_b!(probe, "decisions",
         s.decisions(B, "case-a").await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "put_case_document",
         committed!(s, |tx| s.put_case_document(
             &mut tx, "doc-b", B, "case-a", "notice", "Bescheid", b"%PDF-b", NOW
         )),
         Err(StoreError::NotFound)
     );
-    as_b!(leaks, checked, "case_documents",
+    as_b!(probe, "case_documents",
         s.case_documents(B, "case-a").await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "document_content",
         s.document_content(B, "doc-a").await,
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "put_case_file",
         committed!(s, |tx| s.put_case_file(&mut tx, &case_file("file-b", B))),
         Err(StoreError::NotFound)
@@ -756,8 +747,7 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
 
     // attachments.rs
     as_b!(
-        leaks,
-        checked,
+        probe,
         "put_attachment",
         committed!(s, |tx| s.put_attachment(
             &mut tx,
@@ -774,20 +764,18 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         )),
         Err(StoreError::NotFound)
     );
-    as_b!(leaks, checked, "draft_attachments",
+    as_b!(probe, "draft_attachments",
         s.draft_attachments(B, "draft-a").await, Ok(ref v) if v.is_empty());
-    as_b!(leaks, checked, "case_attachments",
+    as_b!(probe, "case_attachments",
         s.case_attachments(B, "case-a").await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "attachment_content",
         s.attachment_content(B, "att-a-draft").await,
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "remove_draft_attachment",
         committed!(s, |tx| s.remove_draft_attachment(
             &mut tx,
@@ -799,39 +787,35 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
     );
     // B's own draft and file, handed to A's case.
     as_b!(
-        leaks,
-        checked,
+        probe,
         "attach_to_case",
         committed!(s, |tx| s.attach_to_case(&mut tx, B, "draft-b", "case-a")),
         Ok(0)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "delete_blob",
         s.delete_blob(B, &a_blob).await,
         Err(StoreError::NotFound)
     );
 
     // audit.rs
-    as_b!(leaks, checked, "audit_entries",
+    as_b!(probe, "audit_entries",
         s.audit_entries(&b, None, 100).await, Ok(ref v) if v.is_empty());
-    as_b!(leaks, checked, "audit_entries",
+    as_b!(probe, "audit_entries",
         s.audit_entries(&b, Some(&format!("case:{REFERENCE}")), 100).await,
         Ok(ref v) if v.is_empty());
 
     // drafts.rs
     as_b!(
-        leaks,
-        checked,
+        probe,
         "draft_by_token",
         s.draft_by_token(B, SERVICE, &token_hash("draft-a"), NOW)
             .await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "update_draft",
         committed!(s, |tx| s.update_draft(
             &mut tx,
@@ -847,8 +831,7 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "close_draft",
         committed!(s, |tx| s.close_draft(
             &mut tx,
@@ -863,26 +846,23 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
 
     // outbox.rs
     as_b!(
-        leaks,
-        checked,
+        probe,
         "outbox_sent",
         s.outbox_sent(B, "msg-a", NOW).await,
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "outbox_failed",
         s.outbox_failed(B, "msg-a", "von B", None, NOW).await,
         Err(StoreError::NotFound)
     );
 
     // dogtax.rs
-    as_b!(leaks, checked, "dogtax_statutes",
+    as_b!(probe, "dogtax_statutes",
         s.dogtax_statutes(B).await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "update_dogtax_household",
         committed!(s, |tx| s.update_dogtax_household(
             &mut tx,
@@ -896,34 +876,30 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         )),
         Err(StoreError::NotFound)
     );
-    as_b!(leaks, checked, "dogtax_households",
+    as_b!(probe, "dogtax_households",
         s.dogtax_households(None, B).await, Ok(ref v) if v.is_empty());
-    as_b!(leaks, checked, "dogtax_households_by_holder",
+    as_b!(probe, "dogtax_households_by_holder",
         s.dogtax_households_by_holder(None, B, "idx-a").await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "dogtax_household",
         s.dogtax_household(None, B, "hh-a").await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "dogtax_household_by_kassenzeichen",
         s.dogtax_household_by_kassenzeichen(None, B, "KZ-1").await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "insert_dogtax_dog",
         committed!(s, |tx| s.insert_dogtax_dog(&mut tx, &dog("dog-b", B))),
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "update_dogtax_dog",
         committed!(s, |tx| s.update_dogtax_dog(
             &mut tx,
@@ -936,81 +912,72 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         )),
         Err(StoreError::NotFound)
     );
-    as_b!(leaks, checked, "dogtax_dogs",
+    as_b!(probe, "dogtax_dogs",
         s.dogtax_dogs(None, B, Some("hh-a")).await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "insert_dogtax_tag",
         committed!(s, |tx| s.insert_dogtax_tag(&mut tx, B, "T-9", "dog-a", NOW)),
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "invalidate_dogtax_tag",
         committed!(s, |tx| s
             .invalidate_dogtax_tag(&mut tx, B, "T-1", "lost", NOW)),
         Ok(false)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "dogtax_tag",
         s.dogtax_tag(None, B, "T-1").await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "append_dogtax_event",
         committed!(s, |tx| s.append_dogtax_event(&mut tx, &register_event(B))),
         Err(StoreError::NotFound)
     );
-    as_b!(leaks, checked, "dogtax_events",
+    as_b!(probe, "dogtax_events",
         s.dogtax_events(B, "hh-a").await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "insert_dogtax_notice",
         committed!(s, |tx| s
             .insert_dogtax_notice(&mut tx, &notice("notice-b", B))),
         Err(StoreError::NotFound)
     );
-    as_b!(leaks, checked, "dogtax_notices",
+    as_b!(probe, "dogtax_notices",
         s.dogtax_notices(None, B, Some("hh-a"), None).await, Ok(ref v) if v.is_empty());
-    as_b!(leaks, checked, "dogtax_assessed_households",
+    as_b!(probe, "dogtax_assessed_households",
         s.dogtax_assessed_households(B, 2026).await, Ok(ref v) if v.is_empty());
-    as_b!(leaks, checked, "dogtax_last_notice_numbers",
+    as_b!(probe, "dogtax_last_notice_numbers",
         s.dogtax_last_notice_numbers(B).await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "dogtax_notice",
         s.dogtax_notice(B, "notice-a").await,
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "dogtax_case_draft_id",
         committed!(s, |tx| s.dogtax_case_draft_id(&mut tx, B, "case-a")),
         Ok(None)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "dogtax_register_counts",
         s.dogtax_register_counts(B).await,
         Ok((0, 0))
     );
 
     // services.rs
-    as_b!(leaks, checked, "offers", s.offers(B).await, Ok(ref v) if v.is_empty());
-    as_b!(leaks, checked, "offer", s.offer(B, SERVICE).await, Ok(None));
+    as_b!(probe, "offers", s.offers(B).await, Ok(ref v) if v.is_empty());
+    as_b!(probe, "offer", s.offer(B, SERVICE).await, Ok(None));
     as_b!(
-        leaks,
-        checked,
+        probe,
         "set_offer_settings",
         committed!(s, |tx| services::set_offer_settings(
             &mut tx,
@@ -1024,10 +991,9 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
     );
 
     // staff.rs
-    as_b!(leaks, checked, "list_staff", s.list_staff(B).await, Ok(ref v) if v.is_empty());
+    as_b!(probe, "list_staff", s.list_staff(B).await, Ok(ref v) if v.is_empty());
     as_b!(
-        leaks,
-        checked,
+        probe,
         "set_staff_disabled",
         committed!(s, |tx| s.set_staff_disabled(
             &mut tx,
@@ -1039,8 +1005,7 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "set_staff_enrol_token",
         committed!(s, |tx| s.set_staff_enrol_token(
             &mut tx,
@@ -1053,8 +1018,7 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Err(StoreError::NotFound)
     );
     as_b!(
-        leaks,
-        checked,
+        probe,
         "clear_staff_totp",
         committed!(s, |tx| s.clear_staff_totp(&mut tx, Some(B), "user-a")),
         Err(StoreError::NotFound)
@@ -1068,12 +1032,12 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         .map(|(x, y)| format!("before {x}\n   after {y}"))
         .collect();
     assert!(
-        leaks.is_empty() && changed.is_empty(),
+        probe.leaks.is_empty() && changed.is_empty(),
         "operations as tenant {B} reached tenant {A}'s data:\n{}\nchanged:\n{}",
-        leaks.join("\n"),
+        probe.leaks.join("\n"),
         changed.join("\n")
     );
-    assert_every_operation_is_classified(&checked);
+    assert_every_operation_is_classified(&probe.checked);
 }
 
 /// Public operations of the modules holding tenant data that do not address one tenant's
@@ -1186,4 +1150,48 @@ fn assert_every_operation_is_classified(checked: &BTreeSet<&str>) {
     );
 }
 
-contract_tests!(another_tenant_finds_nothing_and_changes_nothing);
+/// The housekeeping that deletes expired drafts names each file with its tenant, so that the
+/// tenant-scoped deletion of files accepts it.
+async fn expired_drafts_give_their_files_back_under_their_tenant(backend: Backend) {
+    let Some(t) = fresh_store(backend, Arc::new(OsRandom)).await.unwrap() else {
+        return;
+    };
+    let s = &t.store;
+    seed(s).await;
+    let mut tx = s.begin().await.unwrap();
+    let (n, files_to_delete) =
+        rathaus_store::drafts::delete_expired_drafts(&mut tx, NOW + time::Duration::days(31))
+            .await
+            .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(n, 3, "both of A's drafts and B's");
+    let mut files_to_delete = files_to_delete;
+    files_to_delete.sort();
+    assert_eq!(
+        files_to_delete,
+        vec![
+            (A.to_owned(), format!("{A}/att-a-draft")),
+            (B.to_owned(), format!("{B}/att-b")),
+        ],
+        "the file handed to A's case stays"
+    );
+    for (tenant_key, key) in &files_to_delete {
+        s.delete_blob(tenant_key, key).await.unwrap();
+    }
+    let left: Vec<String> = files(&t.dir.path().join("blobs"))
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    assert!(
+        !left
+            .iter()
+            .any(|p| p.ends_with("att-a-draft") || p.ends_with("att-b")),
+        "{left:?}"
+    );
+    assert!(left.iter().any(|p| p.ends_with("att-a-sub")), "{left:?}");
+}
+
+contract_tests!(
+    another_tenant_finds_nothing_and_changes_nothing,
+    expired_drafts_give_their_files_back_under_their_tenant,
+);
