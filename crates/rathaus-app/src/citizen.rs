@@ -518,7 +518,7 @@ impl App {
             .await?;
         tx.commit().await?;
         if let Some(key) = blob {
-            self.store.delete_blob(&key).await?;
+            self.store.delete_blob(s.tenant.key.as_str(), &key).await?;
         }
         Ok(())
     }
@@ -654,7 +654,7 @@ impl App {
                 .ok_or_else(|| AppError::Internal(format!("tenant {tenant} has no index key")))?;
             let tokens = crate::office::search::tokens(key.secret(), tenant, name);
             self.store
-                .add_search_tokens(&mut tx, &case_id, tenant, &tokens)
+                .add_search_tokens(&mut tx, tenant, &case_id, &tokens)
                 .await?;
         }
         let event = NewCaseEvent {
@@ -866,7 +866,11 @@ impl App {
             .case_documents(tenant.key.as_str(), &case.id)
             .await?;
         let mut access = Vec::new();
-        for (at, office, kind) in self.store.case_access(&case.id).await? {
+        for (at, office, kind) in self
+            .store
+            .case_access(tenant.key.as_str(), &case.id)
+            .await?
+        {
             let title = match office.parse() {
                 Ok(k) => self
                     .store
@@ -980,6 +984,7 @@ impl App {
             self.store
                 .update_case_status(
                     &mut tx,
+                    &case.tenant_key,
                     &case.id,
                     case.version,
                     next.code(),
@@ -1054,7 +1059,10 @@ impl App {
             .into_iter()
             .find(|d| d.id == doc_id)
             .ok_or_else(|| AppError::NotFound("no such document".into()))?;
-        let bytes = self.store.document_content(&doc).await?;
+        let bytes = self
+            .store
+            .document_content(&doc.tenant_key, &doc.id)
+            .await?;
         Ok((doc, bytes))
     }
 
@@ -1078,8 +1086,8 @@ impl App {
             .await?;
         }
         tx.commit().await?;
-        for key in blobs {
-            if let Err(e) = self.store.delete_blob(&key).await {
+        for (tenant_key, key) in blobs {
+            if let Err(e) = self.store.delete_blob(&tenant_key, &key).await {
                 tracing::warn!(error = %e, "could not delete the file of an expired draft");
             }
         }

@@ -50,7 +50,7 @@ async fn demo_seeds_pilots_and_is_idempotent(b: TestBackend) {
 
     let audit_before = app
         .store
-        .audit_entries(None, None, 10_000)
+        .installation_audit_entries(None, 10_000)
         .await
         .unwrap()
         .len();
@@ -63,7 +63,7 @@ async fn demo_seeds_pilots_and_is_idempotent(b: TestBackend) {
     // A second run records only the (unchanged) import.
     assert_eq!(
         app.store
-            .audit_entries(None, None, 10_000)
+            .installation_audit_entries(None, 10_000)
             .await
             .unwrap()
             .len(),
@@ -95,7 +95,7 @@ async fn enabling_is_audited_and_unknown_keys_are_bad_input(b: TestBackend) {
     assert!(changed && cottbus.enabled);
     let last = &app
         .store
-        .audit_entries(Some("12052000"), None, 1)
+        .audit_entries(&["12052000".into()], None, 1)
         .await
         .unwrap()[0];
     assert_eq!(

@@ -243,7 +243,7 @@ async fn statutes_are_versioned_audited_and_feed_the_form(b: TestBackend) {
     let audit = app
         .store
         .audit_entries(
-            Some(PANKETAL),
+            &[PANKETAL.into()],
             Some("dogtax-statute:12060181:2027-01-01"),
             10,
         )
@@ -310,7 +310,7 @@ async fn statutes_are_versioned_audited_and_feed_the_form(b: TestBackend) {
         AuditVerdict::Intact {
             entries: app
                 .store
-                .audit_entries(None, None, 100_000)
+                .installation_audit_entries(None, 100_000)
                 .await
                 .unwrap()
                 .len() as u64
@@ -1028,7 +1028,11 @@ async fn annual_assessment_and_treasury_export(b: TestBackend) {
     validate_with_xsd(export.xml.as_ref().unwrap());
     let audit = app
         .store
-        .audit_entries(Some(PANKETAL), Some("dogtax-export:12060181:2027-02-15"), 5)
+        .audit_entries(
+            &[PANKETAL.into()],
+            Some("dogtax-export:12060181:2027-02-15"),
+            5,
+        )
         .await
         .unwrap();
     assert_eq!(audit.len(), 1);

@@ -45,7 +45,7 @@ async fn accounts_are_created_with_links_and_audited(b: TestBackend) {
 
     let last = &app
         .store
-        .audit_entries(Some("12069020"), None, 1)
+        .audit_entries(&["12069020".into()], None, 1)
         .await
         .unwrap()[0];
     assert_eq!(
@@ -118,7 +118,7 @@ async fn accounts_are_created_with_links_and_audited(b: TestBackend) {
         AuditVerdict::Intact {
             entries: app
                 .store
-                .audit_entries(None, None, 100_000)
+                .installation_audit_entries(None, 100_000)
                 .await
                 .unwrap()
                 .len() as u64
@@ -188,7 +188,7 @@ async fn staff_may_manage_only_their_own_tenant(b: TestBackend) {
     );
     let last = &app
         .store
-        .audit_entries(Some("12060181"), None, 1)
+        .audit_entries(&["12060181".into()], None, 1)
         .await
         .unwrap()[0];
     assert_eq!(last.action, "staff.disable");

@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use crate::cases::found;
 use crate::db::{Row, Tx};
 use crate::keyring::Place;
 use crate::{Store, StoreError, args};
@@ -48,9 +49,10 @@ fn content_place(id: &str) -> Place<'_> {
 }
 
 impl Store {
-    /// Seals and stores the content first, then records it in the caller's transaction. Should
-    /// the transaction fail, an unreadable orphan remains in the blob store, never a row without
-    /// content.
+    /// Records a file of a draft of the tenant (`NotFound` otherwise) in the caller's transaction,
+    /// then stores the sealed content. Should storing fail, the caller's transaction fails with it;
+    /// should the transaction fail later, an unreadable orphan remains in the blob store, never a
+    /// row without content.
     pub async fn put_attachment(
         &self,
         tx: &mut Tx,
@@ -61,17 +63,18 @@ impl Store {
         let sealed = self
             .seal(a.tenant_key, content_place(a.id), a.content)
             .await?;
-        blobs.put(&blob_key, sealed).await?;
         let name = self
             .seal(a.tenant_key, name_place(a.id), a.name.as_bytes())
             .await?;
-        tx.execute(
-            "INSERT INTO attachments (id, tenant_key, draft_id, case_id, field, kind, size, name, blob_key, created_at)
-             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9)",
-            args![a.id, a.tenant_key, a.draft_id, a.field, a.kind, a.content.len() as i64, name, blob_key, crate::now_ms(a.now)],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "INSERT INTO attachments (id, tenant_key, draft_id, case_id, field, kind, size, name, blob_key, created_at)
+                 SELECT $1, d.tenant_key, d.id, NULL, $4, $5, $6, $7, $8, $9 FROM drafts d WHERE d.id = $3 AND d.tenant_key = $2",
+                args![a.id, a.tenant_key, a.draft_id, a.field, a.kind, a.content.len() as i64, name, &blob_key, crate::now_ms(a.now)],
+            )
+            .await?;
+        found(n)?;
+        blobs.put(&blob_key, sealed).await
     }
 
     async fn attachment_from_row(&self, row: &Row) -> Result<Attachment, StoreError> {
@@ -133,12 +136,22 @@ impl Store {
         Ok(out)
     }
 
-    /// The decrypted content of an attachment the caller has already found through its draft or
-    /// case (and so through its tenant).
-    pub async fn attachment_content(&self, a: &Attachment) -> Result<Vec<u8>, StoreError> {
-        let sealed = self.blobs()?.get(&a.blob_key).await?;
-        self.open(&a.tenant_key, content_place(&a.id), &sealed)
-            .await
+    /// The decrypted content of one of the tenant's attachments.
+    pub async fn attachment_content(
+        &self,
+        tenant_key: &str,
+        id: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT blob_key FROM attachments WHERE id = $1 AND tenant_key = $2",
+                args![id, tenant_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let sealed = self.blobs()?.get(&row.text("blob_key")?).await?;
+        self.open(tenant_key, content_place(id), &sealed).await
     }
 
     /// Removes an attachment of a draft; returns the blob key to delete after commit.
@@ -156,12 +169,16 @@ impl Store {
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
-        tx.execute("DELETE FROM attachments WHERE id = $1", args![id])
-            .await?;
+        tx.execute(
+            "DELETE FROM attachments WHERE id = $1 AND tenant_key = $2",
+            args![id, tenant_key],
+        )
+        .await?;
         Ok(Some(row.text("blob_key")?))
     }
 
-    /// Hands a draft's attachments over to the case made from it.
+    /// Hands the attachments of a draft of the tenant over to the case made from it, which must be
+    /// the tenant's too; returns how many were handed over.
     pub async fn attach_to_case(
         &self,
         tx: &mut Tx,
@@ -170,13 +187,24 @@ impl Store {
         case_id: &str,
     ) -> Result<u64, StoreError> {
         tx.execute(
-            "UPDATE attachments SET case_id = $3 WHERE tenant_key = $1 AND draft_id = $2 AND case_id IS NULL",
+            "UPDATE attachments SET case_id = $3 WHERE tenant_key = $1 AND draft_id = $2 AND case_id IS NULL
+               AND EXISTS (SELECT 1 FROM cases c WHERE c.id = $3 AND c.tenant_key = $1)",
             args![tenant_key, draft_id, case_id],
         )
         .await
     }
 
-    pub async fn delete_blob(&self, key: &str) -> Result<(), StoreError> {
+    /// Deletes the content of one of the tenant's files once its row is gone (see
+    /// [`Store::remove_draft_attachment`]); keys outside the tenant's part of the blob store are
+    /// not found.
+    pub async fn delete_blob(&self, tenant_key: &str, key: &str) -> Result<(), StoreError> {
+        // Every file of a tenant lies under its key (see the writers above).
+        let own = key
+            .strip_prefix(tenant_key)
+            .is_some_and(|rest| rest.starts_with('/'));
+        if !own {
+            return Err(StoreError::NotFound);
+        }
         self.blobs()?.delete(key).await
     }
 }

@@ -138,10 +138,40 @@ impl Store {
         })
     }
 
-    /// The newest entries, optionally of one tenant or one object, newest first.
+    /// The newest entries about the given tenants (an Amt's auditor: the Amt and its members),
+    /// optionally about one object, newest first. No tenants, no entries.
     pub async fn audit_entries(
         &self,
-        tenant: Option<&str>,
+        tenant_keys: &[String],
+        object: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        if tenant_keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut args = args![object, limit];
+        let mut placeholders = Vec::with_capacity(tenant_keys.len());
+        for t in tenant_keys {
+            args.push(t.into());
+            placeholders.push(format!("${}", args.len()));
+        }
+        let sql = format!(
+            "SELECT seq, at_ms, actor, tenant, action, object, outcome FROM audit_log
+             WHERE tenant IN ({}) AND ($1 IS NULL OR object = $1)
+             ORDER BY seq DESC LIMIT $2",
+            placeholders.join(", ")
+        );
+        let rows = self
+            .pool()
+            .fetch_all(sqlx::AssertSqlSafe(sql), args)
+            .await?;
+        rows.iter().map(record).collect()
+    }
+
+    /// The newest entries of the whole installation, of every tenant and of none, optionally
+    /// about one object, newest first: the operator's and the command line's view.
+    pub async fn installation_audit_entries(
+        &self,
         object: Option<&str>,
         limit: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
@@ -149,9 +179,9 @@ impl Store {
             .pool()
             .fetch_all(
                 "SELECT seq, at_ms, actor, tenant, action, object, outcome FROM audit_log
-                 WHERE ($1 IS NULL OR tenant = $1) AND ($2 IS NULL OR object = $2)
-                 ORDER BY seq DESC LIMIT $3",
-                args![tenant, object, limit],
+                 WHERE ($1 IS NULL OR object = $1)
+                 ORDER BY seq DESC LIMIT $2",
+                args![object, limit],
             )
             .await?;
         rows.iter().map(record).collect()

@@ -139,20 +139,26 @@ impl Store {
         tenant_keys: &[String],
         id: &str,
     ) -> Result<Option<Case>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM cases WHERE id = $1");
+        if tenant_keys.is_empty() {
+            return Ok(None);
+        }
+        let mut args = args![id];
+        let mut placeholders = Vec::with_capacity(tenant_keys.len());
+        for t in tenant_keys {
+            args.push(t.into());
+            placeholders.push(format!("${}", args.len()));
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM cases WHERE id = $1 AND tenant_key IN ({})",
+            placeholders.join(", ")
+        );
         let row = self
             .pool()
-            .fetch_optional(sqlx::AssertSqlSafe(sql), args![id])
+            .fetch_optional(sqlx::AssertSqlSafe(sql), args)
             .await?;
         match row {
-            Some(r)
-                if tenant_keys
-                    .iter()
-                    .any(|t| Some(t.as_str()) == r.text("tenant_key").ok().as_deref()) =>
-            {
-                Ok(Some(self.case_from_row(&r).await?))
-            }
-            _ => Ok(None),
+            Some(r) => Ok(Some(self.case_from_row(&r).await?)),
+            None => Ok(None),
         }
     }
 
@@ -219,7 +225,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Appends to a case's history; a note (which may hold personal data) is sealed.
+    /// Appends to the history of a case of the tenant; a note (which may hold personal data) is
+    /// sealed. `NotFound` when the case is not the tenant's.
     pub async fn append_case_event(
         &self,
         tx: &mut Tx,
@@ -228,11 +235,13 @@ impl Store {
         e: &NewCaseEvent<'_>,
     ) -> Result<i64, StoreError> {
         let row = tx
-            .fetch_one(
-                "SELECT COALESCE(MAX(seq), 0) AS last FROM case_events WHERE case_id = $1",
-                args![case_id],
+            .fetch_optional(
+                "SELECT (SELECT COALESCE(MAX(e.seq), 0) FROM case_events e WHERE e.case_id = c.id) AS last
+                 FROM cases c WHERE c.id = $1 AND c.tenant_key = $2",
+                args![case_id, tenant_key],
             )
-            .await?;
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let seq = row.i64("last")? + 1;
         let note = match e.note {
             Some(n) => {
@@ -252,11 +261,14 @@ impl Store {
             }
             None => None,
         };
-        tx.execute(
-            "INSERT INTO case_events (case_id, seq, at, actor, kind, status, note) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            args![case_id, seq, crate::now_ms(e.at), e.actor, e.kind, e.status, note],
-        )
-        .await?;
+        let n = tx
+            .execute(
+                "INSERT INTO case_events (case_id, seq, at, actor, kind, status, note)
+                 SELECT c.id, $2, $3, $4, $5, $6, $7 FROM cases c WHERE c.id = $1 AND c.tenant_key = $8",
+                args![case_id, seq, crate::now_ms(e.at), e.actor, e.kind, e.status, note, tenant_key],
+            )
+            .await?;
+        found(n)?;
         Ok(seq)
     }
 }
@@ -267,6 +279,31 @@ pub struct NewCaseEvent<'a> {
     pub kind: &'a str,
     pub status: Option<&'a str>,
     pub note: Option<&'a str>,
+}
+
+/// Fails with `NotFound` unless the case belongs to the tenant: for writes that hang something on
+/// a case named by id.
+pub(crate) async fn case_of_tenant(
+    tx: &mut Tx,
+    tenant_key: &str,
+    case_id: &str,
+) -> Result<(), StoreError> {
+    tx.fetch_optional(
+        "SELECT id FROM cases WHERE id = $1 AND tenant_key = $2",
+        args![case_id, tenant_key],
+    )
+    .await?
+    .map(|_| ())
+    .ok_or(StoreError::NotFound)
+}
+
+/// `NotFound` when a scoped write touched no row: the record is not the tenant's.
+pub(crate) fn found(rows: u64) -> Result<(), StoreError> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// The next number of a tenant's reference series for a prefix and year, in the caller's

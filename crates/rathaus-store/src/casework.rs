@@ -5,6 +5,7 @@
 
 use time::OffsetDateTime;
 
+use crate::cases::{case_of_tenant, found};
 use crate::db::{Row, Tx, Value};
 use crate::keyring::Place;
 use crate::{Store, StoreError, args};
@@ -19,8 +20,6 @@ pub enum AssigneeFilter {
 
 #[derive(Debug, Clone, Default)]
 pub struct InboxFilter {
-    /// The tenants whose cases may be listed (never empty in practice).
-    pub tenant_keys: Vec<String>,
     /// The services the viewer works on; `None` means all.
     pub services: Option<Vec<String>>,
     pub status: Option<String>,
@@ -32,10 +31,19 @@ pub struct InboxFilter {
     /// Overdue: open cases submitted before the cut-off of their service.
     pub overdue_cutoffs: Option<Vec<(String, i64)>>,
     pub reference: Option<String>,
-    /// Blind-index tokens that must all match the applicant's name.
-    pub name_tokens: Vec<Vec<u8>>,
+    /// A search by the applicant's name: a case matches when it has all the tokens of its own
+    /// tenant. With no tokens for any tenant nothing matches.
+    pub name: Option<Vec<NameTokens>>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// The blind-index tokens of a searched name under one tenant's key. Tokens are bound to the
+/// tenant, so an Amt's search carries one set per member and still runs as one query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameTokens {
+    pub tenant_key: String,
+    pub tokens: Vec<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +59,7 @@ pub struct InboxRow {
 }
 
 /// Builds the WHERE clause of the inbox from fixed fragments and numbered placeholders only.
-fn inbox_where(f: &InboxFilter) -> (String, Vec<Value>) {
+fn inbox_where(tenant_keys: &[String], f: &InboxFilter) -> (String, Vec<Value>) {
     let mut sql = String::from(" WHERE 1 = 1");
     let mut args: Vec<Value> = Vec::new();
     let mut ph = |args: &mut Vec<Value>, v: Value| {
@@ -67,10 +75,10 @@ fn inbox_where(f: &InboxFilter) -> (String, Vec<Value>) {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if f.tenant_keys.is_empty() {
+    if tenant_keys.is_empty() {
         sql.push_str(" AND 1 = 0");
     } else {
-        let l = list(&mut args, &f.tenant_keys, &mut ph);
+        let l = list(&mut args, tenant_keys, &mut ph);
         sql.push_str(&format!(" AND c.tenant_key IN ({l})"));
     }
     if let Some(services) = &f.services {
@@ -128,9 +136,22 @@ fn inbox_where(f: &InboxFilter) -> (String, Vec<Value>) {
         let p = ph(&mut args, Value::Text(r.trim().to_uppercase()));
         sql.push_str(&format!(" AND c.reference = {p}"));
     }
-    for token in &f.name_tokens {
-        let p = ph(&mut args, Value::Bytes(token.clone()));
-        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.id AND s.tenant_key = c.tenant_key AND s.token = {p})"));
+    if let Some(name) = &f.name {
+        let mut per_tenant = Vec::new();
+        for n in name.iter().filter(|n| !n.tokens.is_empty()) {
+            let pt = ph(&mut args, Value::Text(n.tenant_key.clone()));
+            let mut all = vec![format!("c.tenant_key = {pt}")];
+            for token in &n.tokens {
+                let p = ph(&mut args, Value::Bytes(token.clone()));
+                all.push(format!("EXISTS (SELECT 1 FROM case_search s WHERE s.case_id = c.id AND s.tenant_key = c.tenant_key AND s.token = {p})"));
+            }
+            per_tenant.push(format!("({})", all.join(" AND ")));
+        }
+        if per_tenant.is_empty() {
+            sql.push_str(" AND 1 = 0");
+        } else {
+            sql.push_str(&format!(" AND ({})", per_tenant.join(" OR ")));
+        }
     }
     (sql, args)
 }
@@ -149,9 +170,14 @@ fn inbox_row(r: &Row) -> Result<InboxRow, StoreError> {
 }
 
 impl Store {
-    /// One page of the inbox, newest first, and the number of all matching cases.
-    pub async fn inbox(&self, f: &InboxFilter) -> Result<(Vec<InboxRow>, i64), StoreError> {
-        let (where_sql, mut args) = inbox_where(f);
+    /// One page of the inbox over the cases of `tenant_keys`, newest first, and the number of all
+    /// matching cases.
+    pub async fn inbox(
+        &self,
+        tenant_keys: &[String],
+        f: &InboxFilter,
+    ) -> Result<(Vec<InboxRow>, i64), StoreError> {
+        let (where_sql, mut args) = inbox_where(tenant_keys, f);
         let count_sql = format!("SELECT COUNT(*) AS n FROM cases c{where_sql}");
         let total = self
             .pool()
@@ -177,7 +203,11 @@ impl Store {
     }
 
     /// Cases per status for the inbox's tabs.
-    pub async fn inbox_counts(&self, f: &InboxFilter) -> Result<Vec<(String, i64)>, StoreError> {
+    pub async fn inbox_counts(
+        &self,
+        tenant_keys: &[String],
+        f: &InboxFilter,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
         let base = InboxFilter {
             status: None,
             open_only: false,
@@ -185,7 +215,7 @@ impl Store {
             offset: 0,
             ..f.clone()
         };
-        let (where_sql, args) = inbox_where(&base);
+        let (where_sql, args) = inbox_where(tenant_keys, &base);
         let sql =
             format!("SELECT c.status, COUNT(*) AS n FROM cases c{where_sql} GROUP BY c.status");
         let rows = self
@@ -197,11 +227,14 @@ impl Store {
             .collect()
     }
 
-    /// Moves a case to `status` if nobody changed it since `expected_version` was read; returns the
-    /// new version, or `Conflict` when someone else was quicker.
+    /// Moves a case of the tenant to `status` if nobody changed it since `expected_version` was
+    /// read; returns the new version, `Conflict` when someone else was quicker, `NotFound` when
+    /// the case is not the tenant's.
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_case_status(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         expected_version: i64,
         status: &str,
@@ -214,21 +247,22 @@ impl Store {
             Some(a) => {
                 tx.execute(
                     "UPDATE cases SET status = $3, assignee = $4, updated_at = $5, closed_at = COALESCE($6, closed_at),
-                         version = version + 1 WHERE id = $1 AND version = $2",
-                    args![case_id, expected_version, status, a, now, closed],
+                         version = version + 1 WHERE id = $1 AND version = $2 AND tenant_key = $7",
+                    args![case_id, expected_version, status, a, now, closed, tenant_key],
                 )
                 .await?
             }
             None => {
                 tx.execute(
                     "UPDATE cases SET status = $3, updated_at = $4, closed_at = COALESCE($5, closed_at), version = version + 1
-                     WHERE id = $1 AND version = $2",
-                    args![case_id, expected_version, status, now, closed],
+                     WHERE id = $1 AND version = $2 AND tenant_key = $6",
+                    args![case_id, expected_version, status, now, closed, tenant_key],
                 )
                 .await?
             }
         };
         if n == 0 {
+            case_of_tenant(tx, tenant_key, case_id).await?;
             return Err(StoreError::Conflict(
                 "the case was changed by someone else in the meantime".into(),
             ));
@@ -236,32 +270,38 @@ impl Store {
         Ok(expected_version + 1)
     }
 
+    /// Records that an office read or changed a case of the tenant.
     pub async fn record_access(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         office_tenant: &str,
         kind: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        tx.execute(
-            "INSERT INTO case_access (case_id, at, office_tenant, kind) VALUES ($1, $2, $3, $4)",
-            args![case_id, crate::now_ms(now), office_tenant, kind],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "INSERT INTO case_access (case_id, at, office_tenant, kind)
+                 SELECT c.id, $2, $3, $4 FROM cases c WHERE c.id = $1 AND c.tenant_key = $5",
+                args![case_id, crate::now_ms(now), office_tenant, kind, tenant_key],
+            )
+            .await?;
+        found(n)
     }
 
-    /// Which offices read or changed a case, oldest first.
+    /// Which offices read or changed a case of the tenant, oldest first.
     pub async fn case_access(
         &self,
+        tenant_key: &str,
         case_id: &str,
     ) -> Result<Vec<(i64, String, String)>, StoreError> {
         let rows = self
             .pool()
             .fetch_all(
-                "SELECT at, office_tenant, kind FROM case_access WHERE case_id = $1 ORDER BY at",
-                args![case_id],
+                "SELECT a.at, a.office_tenant, a.kind FROM case_access a JOIN cases c ON c.id = a.case_id
+                 WHERE a.case_id = $1 AND c.tenant_key = $2 ORDER BY a.at",
+                args![case_id, tenant_key],
             )
             .await?;
         rows.iter()
@@ -269,16 +309,20 @@ impl Store {
             .collect()
     }
 
+    /// Adds the blind-index tokens of the applicant's name to a case of the tenant.
     pub async fn add_search_tokens(
         &self,
         tx: &mut Tx,
-        case_id: &str,
         tenant_key: &str,
+        case_id: &str,
         tokens: &[Vec<u8>],
     ) -> Result<(), StoreError> {
+        case_of_tenant(tx, tenant_key, case_id).await?;
         for t in tokens {
             tx.execute(
-                "INSERT INTO case_search (case_id, tenant_key, token) VALUES ($1, $2, $3) ON CONFLICT (case_id, token) DO NOTHING",
+                "INSERT INTO case_search (case_id, tenant_key, token)
+                 SELECT c.id, c.tenant_key, $3 FROM cases c WHERE c.id = $1 AND c.tenant_key = $2
+                 ON CONFLICT (case_id, token) DO NOTHING",
                 args![case_id, tenant_key, t.clone()],
             )
             .await?;
@@ -304,12 +348,13 @@ impl Store {
                 token.as_bytes(),
             )
             .await?;
-        tx.execute(
-            "UPDATE cases SET status_token_sealed = $2 WHERE id = $1",
-            args![case_id, sealed],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "UPDATE cases SET status_token_sealed = $2 WHERE id = $1 AND tenant_key = $3",
+                args![case_id, sealed, tenant_key],
+            )
+            .await?;
+        found(n)
     }
 
     /// The status-page secret of a case, to send the citizen a link with news.
@@ -378,11 +423,13 @@ impl Store {
         now: OffsetDateTime,
     ) -> Result<i64, StoreError> {
         let row = tx
-            .fetch_one(
-                "SELECT COALESCE(MAX(seq), 0) AS last FROM case_decisions WHERE case_id = $1",
-                args![case_id],
+            .fetch_optional(
+                "SELECT (SELECT COALESCE(MAX(d.seq), 0) FROM case_decisions d WHERE d.case_id = c.id) AS last
+                 FROM cases c WHERE c.id = $1 AND c.tenant_key = $2",
+                args![case_id, tenant_key],
             )
-            .await?;
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let seq = row.i64("last")? + 1;
         let field = format!("decision-{seq}");
         let sealed = self
@@ -402,12 +449,14 @@ impl Store {
         } else {
             (None, None)
         };
-        tx.execute(
-            "INSERT INTO case_decisions (case_id, seq, outcome, reasons, proposed_by, proposed_at, confirmed_by, confirmed_at, state)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            args![case_id, seq, outcome, sealed, by, now, confirmed_by, confirmed_at, state],
-        )
-        .await?;
+        let n = tx
+            .execute(
+                "INSERT INTO case_decisions (case_id, seq, outcome, reasons, proposed_by, proposed_at, confirmed_by, confirmed_at, state)
+                 SELECT c.id, $2, $3, $4, $5, $6, $7, $8, $9 FROM cases c WHERE c.id = $1 AND c.tenant_key = $10",
+                args![case_id, seq, outcome, sealed, by, now, confirmed_by, confirmed_at, state, tenant_key],
+            )
+            .await?;
+        found(n)?;
         Ok(seq)
     }
 
@@ -415,6 +464,7 @@ impl Store {
     pub async fn confirm_decision(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         seq: i64,
         by: &str,
@@ -423,23 +473,27 @@ impl Store {
         let n = tx
             .execute(
                 "UPDATE case_decisions SET state = 'final', confirmed_by = $3, confirmed_at = $4
-                 WHERE case_id = $1 AND seq = $2 AND state = 'proposed'",
-                args![case_id, seq, by, crate::now_ms(now)],
+                 WHERE case_id = $1 AND seq = $2 AND state = 'proposed'
+                   AND case_id IN (SELECT id FROM cases WHERE id = $1 AND tenant_key = $5)",
+                args![case_id, seq, by, crate::now_ms(now), tenant_key],
             )
             .await?;
         Ok(n > 0)
     }
 
+    /// Withdraws a proposed decision. Returns false when it was no longer proposed.
     pub async fn withdraw_decision(
         &self,
         tx: &mut Tx,
+        tenant_key: &str,
         case_id: &str,
         seq: i64,
     ) -> Result<bool, StoreError> {
         let n = tx
             .execute(
-                "UPDATE case_decisions SET state = 'withdrawn' WHERE case_id = $1 AND seq = $2 AND state = 'proposed'",
-                args![case_id, seq],
+                "UPDATE case_decisions SET state = 'withdrawn' WHERE case_id = $1 AND seq = $2 AND state = 'proposed'
+                   AND case_id IN (SELECT id FROM cases WHERE id = $1 AND tenant_key = $3)",
+                args![case_id, seq, tenant_key],
             )
             .await?;
         Ok(n > 0)
@@ -523,6 +577,8 @@ pub struct NewCaseFile<'a> {
 }
 
 impl Store {
+    /// Records a document of a case of the tenant (`NotFound` otherwise) and stores its sealed
+    /// content.
     #[allow(clippy::too_many_arguments)]
     pub async fn put_case_document(
         &self,
@@ -537,13 +593,17 @@ impl Store {
     ) -> Result<(), StoreError> {
         let blob_key = format!("{tenant_key}/doc-{id}");
         let sealed = self.seal(tenant_key, doc_place(id), content).await?;
-        self.blobs()?.put(&blob_key, sealed).await?;
-        tx.execute(
-            "INSERT INTO case_documents (id, case_id, tenant_key, kind, title, blob_key, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            args![id, case_id, tenant_key, kind, title, blob_key, crate::now_ms(now)],
-        )
-        .await?;
-        Ok(())
+        // The row first: nothing is stored for a case of another tenant. Should storing the
+        // content fail, the caller's transaction fails with it.
+        let n = tx
+            .execute(
+                "INSERT INTO case_documents (id, case_id, tenant_key, kind, title, blob_key, created_at)
+                 SELECT $1, c.id, c.tenant_key, $4, $5, $6, $7 FROM cases c WHERE c.id = $2 AND c.tenant_key = $3",
+                args![id, case_id, tenant_key, kind, title, &blob_key, crate::now_ms(now)],
+            )
+            .await?;
+        found(n)?;
+        self.blobs()?.put(&blob_key, sealed).await
     }
 
     pub async fn case_documents(
@@ -574,12 +634,26 @@ impl Store {
             .collect()
     }
 
-    pub async fn document_content(&self, d: &CaseDocument) -> Result<Vec<u8>, StoreError> {
-        let sealed = self.blobs()?.get(&d.blob_key).await?;
-        self.open(&d.tenant_key, doc_place(&d.id), &sealed).await
+    /// The decrypted content of one of the tenant's documents.
+    pub async fn document_content(
+        &self,
+        tenant_key: &str,
+        id: &str,
+    ) -> Result<Vec<u8>, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT blob_key FROM case_documents WHERE id = $1 AND tenant_key = $2",
+                args![id, tenant_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let sealed = self.blobs()?.get(&row.text("blob_key")?).await?;
+        self.open(tenant_key, doc_place(id), &sealed).await
     }
 
-    /// A file that arrives after submission (e.g. with an answer to a question).
+    /// A file that arrives after submission (e.g. with an answer to a question), for a case of the
+    /// tenant (`NotFound` otherwise).
     pub async fn put_case_file(&self, tx: &mut Tx, f: &NewCaseFile<'_>) -> Result<(), StoreError> {
         let blob_key = format!("{}/{}", f.tenant_key, f.id);
         let sealed = self
@@ -593,7 +667,6 @@ impl Store {
                 f.content,
             )
             .await?;
-        self.blobs()?.put(&blob_key, sealed).await?;
         let name = self
             .seal(
                 f.tenant_key,
@@ -605,12 +678,14 @@ impl Store {
                 f.name.as_bytes(),
             )
             .await?;
-        tx.execute(
-            "INSERT INTO attachments (id, tenant_key, draft_id, case_id, field, kind, size, name, blob_key, created_at)
-             VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9)",
-            args![f.id, f.tenant_key, f.case_id, f.field, f.kind, f.content.len() as i64, name, blob_key, crate::now_ms(f.now)],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "INSERT INTO attachments (id, tenant_key, draft_id, case_id, field, kind, size, name, blob_key, created_at)
+                 SELECT $1, c.tenant_key, NULL, c.id, $4, $5, $6, $7, $8, $9 FROM cases c WHERE c.id = $3 AND c.tenant_key = $2",
+                args![f.id, f.tenant_key, f.case_id, f.field, f.kind, f.content.len() as i64, name, &blob_key, crate::now_ms(f.now)],
+            )
+            .await?;
+        found(n)?;
+        self.blobs()?.put(&blob_key, sealed).await
     }
 }

@@ -12,6 +12,7 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::cases::found;
 use crate::db::{Row, Tx};
 use crate::keyring::Place;
 use crate::{Store, StoreError, args};
@@ -445,32 +446,35 @@ impl Store {
             Some(n) => n,
             None => {
                 tx.fetch_one(
-                    "SELECT COALESCE(MAX(entry_no), 0) AS last FROM dogtax_dogs WHERE household_id = $1",
-                    args![d.household_id],
+                    "SELECT COALESCE(MAX(entry_no), 0) AS last FROM dogtax_dogs WHERE household_id = $1 AND tenant_key = $2",
+                    args![d.household_id, d.tenant_key],
                 )
                 .await?
                 .i64("last")?
                     + 1
             }
         };
-        tx.execute(
-            "INSERT INTO dogtax_dogs (id, tenant_key, household_id, entry_no, status, facts, created_at, updated_at, version)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1)",
-            args![
-                d.id,
-                d.tenant_key,
-                d.household_id,
-                entry_no,
-                d.status,
-                facts,
-                crate::now_ms(d.now)
-            ],
-        )
-        .await?;
-        Ok(())
+        // Only into a household of the same tenant.
+        let n = tx
+            .execute(
+                "INSERT INTO dogtax_dogs (id, tenant_key, household_id, entry_no, status, facts, created_at, updated_at, version)
+                 SELECT $1, h.tenant_key, h.id, $4, $5, $6, $7, $7, 1 FROM dogtax_households h WHERE h.id = $3 AND h.tenant_key = $2",
+                args![
+                    d.id,
+                    d.tenant_key,
+                    d.household_id,
+                    entry_no,
+                    d.status,
+                    facts,
+                    crate::now_ms(d.now)
+                ],
+            )
+            .await?;
+        found(n)
     }
 
-    /// Replaces a dog's facts and status; `expected_version` guards against a concurrent change.
+    /// Replaces a dog's facts and status; `expected_version` guards against a concurrent change
+    /// (`Conflict`). `NotFound` for a dog of another tenant.
     #[allow(clippy::too_many_arguments)]
     pub async fn update_dogtax_dog(
         &self,
@@ -497,6 +501,12 @@ impl Store {
             )
             .await?;
         if n == 0 {
+            tx.fetch_optional(
+                "SELECT id FROM dogtax_dogs WHERE id = $1 AND tenant_key = $2",
+                args![id, tenant_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
             return Err(StoreError::Conflict(
                 "the register entry was changed meanwhile".into(),
             ));
@@ -547,6 +557,7 @@ impl Store {
         Ok(out)
     }
 
+    /// Issues a tag for a dog of the tenant (`NotFound` otherwise).
     pub async fn insert_dogtax_tag(
         &self,
         tx: &mut Tx,
@@ -555,13 +566,14 @@ impl Store {
         dog_id: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        tx.execute(
-            "INSERT INTO dogtax_tags (tenant_key, tag_number, dog_id, issued_at, invalidated_at, invalidated_reason)
-             VALUES ($1, $2, $3, $4, NULL, NULL)",
-            args![tenant_key, tag_number, dog_id, crate::now_ms(now)],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "INSERT INTO dogtax_tags (tenant_key, tag_number, dog_id, issued_at, invalidated_at, invalidated_reason)
+                 SELECT d.tenant_key, $2, d.id, $4, NULL, NULL FROM dogtax_dogs d WHERE d.id = $3 AND d.tenant_key = $1",
+                args![tenant_key, tag_number, dog_id, crate::now_ms(now)],
+            )
+            .await?;
+        found(n)
     }
 
     /// Marks a tag invalid; false when it was not valid (unknown or already invalidated).
@@ -612,7 +624,8 @@ impl Store {
         }))
     }
 
-    /// Appends to a household's register history; returns the event's number.
+    /// Appends to the register history of a household of the tenant (`NotFound` otherwise);
+    /// returns the event's number.
     pub async fn append_dogtax_event(
         &self,
         tx: &mut Tx,
@@ -621,11 +634,13 @@ impl Store {
         let seq = match e.seq {
             Some(n) => n,
             None => {
-                tx.fetch_one(
-                    "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_register_events WHERE household_id = $1",
-                    args![e.household_id],
+                tx.fetch_optional(
+                    "SELECT (SELECT COALESCE(MAX(e.seq), 0) FROM dogtax_register_events e WHERE e.household_id = h.id) AS last
+                     FROM dogtax_households h WHERE h.id = $1 AND h.tenant_key = $2",
+                    args![e.household_id, e.tenant_key],
                 )
                 .await?
+                .ok_or(StoreError::NotFound)?
                 .i64("last")?
                     + 1
             }
@@ -639,9 +654,10 @@ impl Store {
                 &to_bytes(e.snapshot),
             )
             .await?;
-        tx.execute(
+        let n = tx
+            .execute(
             "INSERT INTO dogtax_register_events (household_id, seq, tenant_key, dog_id, at, actor, kind, case_id, snapshot)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             SELECT h.id, $2, h.tenant_key, $4, $5, $6, $7, $8, $9 FROM dogtax_households h WHERE h.id = $1 AND h.tenant_key = $3",
             args![
                 e.household_id,
                 seq,
@@ -655,6 +671,7 @@ impl Store {
             ],
         )
         .await?;
+        found(n)?;
         Ok(seq)
     }
 
@@ -696,7 +713,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Records a notice; returns its number within the household.
+    /// Records a notice to a household of the tenant (`NotFound` otherwise); returns its number
+    /// within the household.
     pub async fn insert_dogtax_notice(
         &self,
         tx: &mut Tx,
@@ -712,18 +730,21 @@ impl Store {
         let seq = match n.seq {
             Some(seq) => seq,
             None => {
-                tx.fetch_one(
-                    "SELECT COALESCE(MAX(seq), 0) AS last FROM dogtax_notices WHERE household_id = $1",
-                    args![n.household_id],
+                tx.fetch_optional(
+                    "SELECT (SELECT COALESCE(MAX(x.seq), 0) FROM dogtax_notices x WHERE x.household_id = h.id) AS last
+                     FROM dogtax_households h WHERE h.id = $1 AND h.tenant_key = $2",
+                    args![n.household_id, n.tenant_key],
                 )
                 .await?
+                .ok_or(StoreError::NotFound)?
                 .i64("last")?
                     + 1
             }
         };
-        tx.execute(
+        let rows = tx
+            .execute(
                 "INSERT INTO dogtax_notices (id, tenant_key, household_id, seq, year, kind, case_id, issued_at, issued_on, content)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 SELECT $1, h.tenant_key, h.id, $4, $5, $6, $7, $8, $9, $10 FROM dogtax_households h WHERE h.id = $3 AND h.tenant_key = $2",
                 args![
                     n.id,
                     n.tenant_key,
@@ -738,6 +759,7 @@ impl Store {
                 ],
             )
             .await?;
+        found(rows)?;
         Ok(seq)
     }
 

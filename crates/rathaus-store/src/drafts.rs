@@ -183,24 +183,27 @@ impl Store {
     }
 }
 
-/// Deletes drafts past their expiry, with their attachments' rows; returns the blob keys to delete.
+/// Deletes drafts past their expiry, with their attachments' rows, in all tenants (the
+/// installation's housekeeping); returns the tenant and blob key of each file to delete.
 pub async fn delete_expired_drafts(
     tx: &mut Tx,
     now: OffsetDateTime,
-) -> Result<(u64, Vec<String>), StoreError> {
+) -> Result<(u64, Vec<(String, String)>), StoreError> {
     let now = crate::now_ms(now);
     let blobs = tx
         .fetch_all(
-            "SELECT a.blob_key FROM attachments a JOIN drafts d ON a.draft_id = d.id
+            "SELECT a.tenant_key, a.blob_key FROM attachments a
+             JOIN drafts d ON a.draft_id = d.id AND a.tenant_key = d.tenant_key
              WHERE d.expires_at <= $1 AND a.case_id IS NULL",
             args![now],
         )
         .await?
         .iter()
-        .map(|r| r.text("blob_key"))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|r| Ok((r.text("tenant_key")?, r.text("blob_key")?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
     tx.execute(
-        "DELETE FROM attachments WHERE case_id IS NULL AND draft_id IN (SELECT id FROM drafts WHERE expires_at <= $1)",
+        "DELETE FROM attachments WHERE case_id IS NULL AND EXISTS (
+             SELECT 1 FROM drafts d WHERE d.id = attachments.draft_id AND d.tenant_key = attachments.tenant_key AND d.expires_at <= $1)",
         args![now],
     )
     .await?;

@@ -5,6 +5,7 @@
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
+use crate::cases::found;
 use crate::db::{Dialect, Tx};
 use crate::keyring::Place;
 use crate::{Store, StoreError, args};
@@ -58,8 +59,8 @@ impl Store {
         Ok(())
     }
 
-    /// Takes up to `limit` due messages and leases them for `lease`, so that no other worker
-    /// sends them meanwhile.
+    /// Takes up to `limit` due messages of any tenant (the delivery worker serves the whole
+    /// installation) and leases them for `lease`, so that no other worker sends them meanwhile.
     pub async fn claim_due(
         &self,
         now: OffsetDateTime,
@@ -114,41 +115,52 @@ impl Store {
         Ok(out)
     }
 
-    pub async fn outbox_sent(&self, id: &str, now: OffsetDateTime) -> Result<(), StoreError> {
+    /// Marks a message of the tenant as sent.
+    pub async fn outbox_sent(
+        &self,
+        tenant_key: &str,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        tx.execute(
-            "UPDATE outbox SET status = 'sent', done_at = $2, last_error = NULL WHERE id = $1",
-            args![id, crate::now_ms(now)],
-        )
-        .await?;
+        let n = tx
+            .execute(
+                "UPDATE outbox SET status = 'sent', done_at = $2, last_error = NULL WHERE id = $1 AND tenant_key = $3",
+                args![id, crate::now_ms(now), tenant_key],
+            )
+            .await?;
+        found(n)?;
         tx.commit().await
     }
 
-    /// Records a failed attempt: retried at `retry_at`, or given up for good when `None`.
+    /// Records a failed attempt at a message of the tenant: retried at `retry_at`, or given up for
+    /// good when `None`.
     pub async fn outbox_failed(
         &self,
+        tenant_key: &str,
         id: &str,
         error: &str,
         retry_at: Option<OffsetDateTime>,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        match retry_at {
+        let n = match retry_at {
             Some(at) => {
                 tx.execute(
-                    "UPDATE outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1",
-                    args![id, crate::now_ms(at), error],
+                    "UPDATE outbox SET next_attempt_at = $2, last_error = $3 WHERE id = $1 AND tenant_key = $4",
+                    args![id, crate::now_ms(at), error, tenant_key],
                 )
                 .await?
             }
             None => {
                 tx.execute(
-                    "UPDATE outbox SET status = 'failed', done_at = $2, last_error = $3 WHERE id = $1",
-                    args![id, crate::now_ms(now), error],
+                    "UPDATE outbox SET status = 'failed', done_at = $2, last_error = $3 WHERE id = $1 AND tenant_key = $4",
+                    args![id, crate::now_ms(now), error, tenant_key],
                 )
                 .await?
             }
         };
+        found(n)?;
         tx.commit().await
     }
 

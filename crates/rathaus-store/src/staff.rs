@@ -336,17 +336,29 @@ impl Store {
         self.staff_where("oidc_subject = $1", args![subject]).await
     }
 
-    /// The accounts of one tenant, or all accounts (`None`), oldest first.
-    pub async fn list_staff(
-        &self,
-        tenant_key: Option<&str>,
-    ) -> Result<Vec<StaffAccount>, StoreError> {
+    /// The accounts of one tenant, oldest first.
+    pub async fn list_staff(&self, tenant_key: &str) -> Result<Vec<StaffAccount>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM staff_users WHERE ($1 IS NULL OR tenant_key = $1) ORDER BY created_at, id"
+            "SELECT {COLUMNS} FROM staff_users WHERE tenant_key = $1 ORDER BY created_at, id"
         );
+        self.staff_list(sql, args![tenant_key]).await
+    }
+
+    /// Every account of the installation, of all tenants and the operator's, oldest first: the
+    /// operator's and the command line's view.
+    pub async fn list_all_staff(&self) -> Result<Vec<StaffAccount>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM staff_users ORDER BY created_at, id");
+        self.staff_list(sql, vec![]).await
+    }
+
+    async fn staff_list(
+        &self,
+        sql: String,
+        args: Vec<crate::Value>,
+    ) -> Result<Vec<StaffAccount>, StoreError> {
         let rows = self
             .pool()
-            .fetch_all(sqlx::AssertSqlSafe(sql), args![tenant_key])
+            .fetch_all(sqlx::AssertSqlSafe(sql), args)
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
@@ -355,53 +367,86 @@ impl Store {
         Ok(out)
     }
 
-    /// Disables or enables an account; disabling ends all its sessions. Returns whether the flag
-    /// changed.
+    /// Disables or enables an account of the tenant (`None`: of the operator); disabling ends all
+    /// its sessions. Returns whether the flag changed; `NotFound` for an account of another scope.
     pub async fn set_staff_disabled(
         &self,
         tx: &mut Tx,
+        tenant_key: Option<&str>,
         id: &str,
         disabled: bool,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
         let n = tx
             .execute(
-                "UPDATE staff_users SET disabled = $1, updated_at = $2 WHERE id = $3 AND disabled <> $1",
-                args![disabled, crate::now_ms(now), id],
+                "UPDATE staff_users SET disabled = $1, updated_at = $2
+                 WHERE id = $3 AND COALESCE(tenant_key, 'installation') = $4 AND disabled <> $1",
+                args![disabled, crate::now_ms(now), id, scope(tenant_key)],
             )
             .await?;
+        if n == 0 {
+            account_in_scope(tx, tenant_key, id).await?;
+        }
         if disabled {
             delete_sessions_of(tx, id).await?;
         }
         Ok(n > 0)
     }
 
-    /// Replaces the account's link token (a new enrolment or reset link; the old one stops working).
+    /// Replaces the link token of an account of the tenant (`None`: of the operator): a new
+    /// enrolment or reset link; the old one stops working.
     pub async fn set_staff_enrol_token(
         &self,
         tx: &mut Tx,
+        tenant_key: Option<&str>,
         id: &str,
         token_hash: &[u8],
         expires_at: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        tx.execute(
-            "UPDATE staff_users SET enrol_token_hash = $1, enrol_expires_at = $2, updated_at = $3 WHERE id = $4",
-            args![token_hash, crate::now_ms(expires_at), crate::now_ms(now), id],
-        )
-        .await?;
-        Ok(())
+        let n = tx
+            .execute(
+                "UPDATE staff_users SET enrol_token_hash = $1, enrol_expires_at = $2, updated_at = $3
+                 WHERE id = $4 AND COALESCE(tenant_key, 'installation') = $5",
+                args![token_hash, crate::now_ms(expires_at), crate::now_ms(now), id, scope(tenant_key)],
+            )
+            .await?;
+        crate::cases::found(n)
     }
 
-    /// Second-factor reset: the secret is dropped and a new one must be enrolled.
-    pub async fn clear_staff_totp(&self, tx: &mut Tx, id: &str) -> Result<(), StoreError> {
-        tx.execute(
-            "UPDATE staff_users SET totp_secret = NULL, totp_confirmed = $1, totp_last_step = NULL WHERE id = $2",
-            args![false, id],
-        )
-        .await?;
-        Ok(())
+    /// Second-factor reset of an account of the tenant (`None`: of the operator): the secret is
+    /// dropped and a new one must be enrolled.
+    pub async fn clear_staff_totp(
+        &self,
+        tx: &mut Tx,
+        tenant_key: Option<&str>,
+        id: &str,
+    ) -> Result<(), StoreError> {
+        let n = tx
+            .execute(
+                "UPDATE staff_users SET totp_secret = NULL, totp_confirmed = $1, totp_last_step = NULL
+                 WHERE id = $2 AND COALESCE(tenant_key, 'installation') = $3",
+                args![false, id, scope(tenant_key)],
+            )
+            .await?;
+        crate::cases::found(n)
     }
+}
+
+/// `NotFound` unless the account belongs to the scope. The statements spell out
+/// [`INSTALLATION_SCOPE`] as `'installation'` for the operator's accounts, which have no tenant.
+async fn account_in_scope(
+    tx: &mut Tx,
+    tenant_key: Option<&str>,
+    id: &str,
+) -> Result<(), StoreError> {
+    tx.fetch_optional(
+        "SELECT id FROM staff_users WHERE id = $1 AND COALESCE(tenant_key, 'installation') = $2",
+        args![id, scope(tenant_key)],
+    )
+    .await?
+    .map(|_| ())
+    .ok_or(StoreError::NotFound)
 }
 
 /// Uses up a link: true for exactly one caller, however many race.

@@ -316,7 +316,7 @@ async fn audit_chain_detects_edits_deletions_and_truncation(b: Backend) {
         AuditVerdict::Intact { entries: 5 }
     );
     assert_eq!(
-        s.audit_entries(Some("12060181"), None, 2)
+        s.audit_entries(&["12060181".into()], None, 2)
             .await
             .unwrap()
             .len(),

@@ -197,12 +197,12 @@ async fn sessions_and_throttle_counters(b: Backend) {
 
     let mut tx = s.begin().await.unwrap();
     assert!(
-        s.set_staff_disabled(&mut tx, "u2", true, NOW)
+        s.set_staff_disabled(&mut tx, None, "u2", true, NOW)
             .await
             .unwrap()
     );
     assert!(
-        !s.set_staff_disabled(&mut tx, "u2", true, NOW)
+        !s.set_staff_disabled(&mut tx, None, "u2", true, NOW)
             .await
             .unwrap()
     );

@@ -353,7 +353,7 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
     );
     let denied = app
         .store
-        .audit_entries(Some("12060181"), None, 200)
+        .audit_entries(&["12060181".into()], None, 200)
         .await
         .unwrap();
     assert!(

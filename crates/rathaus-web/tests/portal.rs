@@ -422,7 +422,11 @@ async fn a_citizen_reports_a_defect_end_to_end(backend: TestBackend) {
         .await
         .unwrap();
     assert_eq!(files.len(), 1);
-    let content = app.store.attachment_content(&files[0]).await.unwrap();
+    let content = app
+        .store
+        .attachment_content(&files[0].tenant_key, &files[0].id)
+        .await
+        .unwrap();
     assert!(
         !content.windows(10).any(|w| w == b"Mustermann"),
         "PNG text metadata removed"
@@ -435,7 +439,7 @@ async fn a_citizen_reports_a_defect_end_to_end(backend: TestBackend) {
     assert_eq!(app.store.outbox_counts().await.unwrap().pending, 1);
     let audit = app
         .store
-        .audit_entries(Some("12060181"), Some("case:MM-2026-000001"), 10)
+        .audit_entries(&["12060181".into()], Some("case:MM-2026-000001"), 10)
         .await
         .unwrap();
     assert_eq!(audit.len(), 1);

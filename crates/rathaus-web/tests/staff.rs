@@ -253,7 +253,12 @@ async fn full_sign_in_with_password_and_code(b: TestBackend) {
 
     // Audited by account id, never by address.
     let id = h.user_id(&clerk.email).await;
-    let entries = h.t.app.store.audit_entries(None, None, 1000).await.unwrap();
+    let entries =
+        h.t.app
+            .store
+            .installation_audit_entries(None, 1000)
+            .await
+            .unwrap();
     assert!(entries.iter().any(|e| e.action == "staff.sign_in"
         && e.object == format!("staff:{id}")
         && e.outcome == "ok"));
@@ -278,7 +283,12 @@ async fn wrong_password_wrong_code_and_replayed_code_are_refused(b: TestBackend)
         .password("niemand@panketal.example", &clerk.password, "")
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    let entries = h.t.app.store.audit_entries(None, None, 100).await.unwrap();
+    let entries =
+        h.t.app
+            .store
+            .installation_audit_entries(None, 100)
+            .await
+            .unwrap();
     assert!(
         entries
             .iter()
@@ -950,7 +960,12 @@ async fn oidc_sign_in_against_a_real_provider(b: TestBackend) {
     assert_eq!(br.get(&back_path).await.status, StatusCode::UNAUTHORIZED);
 
     // The subject is linked to the account now.
-    let entries = t.app.store.audit_entries(None, None, 200).await.unwrap();
+    let entries = t
+        .app
+        .store
+        .installation_audit_entries(None, 200)
+        .await
+        .unwrap();
     assert!(entries.iter().any(|e| e.action == "staff.oidc_link"));
 
     // A person the provider knows but rathaus does not.

@@ -81,14 +81,14 @@ async fn deliver<F: Fn() -> bool + Sync>(
         let id = message.id.as_str();
         match result {
             Ok(()) => {
-                app.store.outbox_sent(id, now).await?;
+                app.store.outbox_sent(&message.tenant_key, id, now).await?;
                 metrics::counter!("mail_sent_total").increment(1);
                 tracing::info!(outbox_id = id, "e-mail sent");
                 report.sent += 1;
             }
             Err(e) if e.is_permanent() || message.attempts >= MAX_ATTEMPTS => {
                 app.store
-                    .outbox_failed(id, &e.to_string(), None, now)
+                    .outbox_failed(&message.tenant_key, id, &e.to_string(), None, now)
                     .await?;
                 metrics::counter!("mail_failed_total").increment(1);
                 tracing::warn!(outbox_id = id, error = %e, attempts = message.attempts, "e-mail given up");
@@ -97,7 +97,7 @@ async fn deliver<F: Fn() -> bool + Sync>(
             Err(e) => {
                 let at = now + retry_delay(message.attempts);
                 app.store
-                    .outbox_failed(id, &e.to_string(), Some(at), now)
+                    .outbox_failed(&message.tenant_key, id, &e.to_string(), Some(at), now)
                     .await?;
                 metrics::counter!("mail_retry_total").increment(1);
                 tracing::info!(outbox_id = id, error = %e, attempts = message.attempts, retry_at = %at, "e-mail not sent; will retry");

@@ -126,7 +126,7 @@ impl App {
         .await?;
         let office = who.tenant_key.clone().unwrap_or_default();
         self.store
-            .record_access(tx, &case.id, &office, kind, self.now())
+            .record_access(tx, &case.tenant_key, &case.id, &office, kind, self.now())
             .await?;
         Ok(())
     }
@@ -172,7 +172,7 @@ impl App {
             .case_documents(&case.tenant_key, &case.id)
             .await?;
         let mut access = Vec::new();
-        for (at, office, kind) in self.store.case_access(&case.id).await? {
+        for (at, office, kind) in self.store.case_access(&case.tenant_key, &case.id).await? {
             access.push((
                 format_berlin(from_unix_ms(at)),
                 self.office_title(&office).await,
@@ -232,7 +232,10 @@ impl App {
             .into_iter()
             .find(|a| a.id == attachment_id)
             .ok_or_else(|| AppError::NotFound("no such file".into()))?;
-        let bytes = self.store.attachment_content(&att).await?;
+        let bytes = self
+            .store
+            .attachment_content(&att.tenant_key, &att.id)
+            .await?;
         let mut tx = self.store.begin().await?;
         self.log_access(&mut tx, who, &case, "case.read_file", "read")
             .await?;
@@ -256,7 +259,10 @@ impl App {
             .into_iter()
             .find(|d| d.id == doc_id)
             .ok_or_else(|| AppError::NotFound("no such document".into()))?;
-        let bytes = self.store.document_content(&doc).await?;
+        let bytes = self
+            .store
+            .document_content(&doc.tenant_key, &doc.id)
+            .await?;
         Ok((doc, bytes))
     }
 
@@ -279,6 +285,7 @@ impl App {
         self.store
             .update_case_status(
                 &mut tx,
+                &case.tenant_key,
                 &case.id,
                 version,
                 next.code(),
@@ -345,7 +352,15 @@ impl App {
         let (_, next) = status_after(&case, CaseAction::Ask)?;
         let mut tx = self.store.begin().await?;
         self.store
-            .update_case_status(&mut tx, &case.id, version, next.code(), None, self.now())
+            .update_case_status(
+                &mut tx,
+                &case.tenant_key,
+                &case.id,
+                version,
+                next.code(),
+                None,
+                self.now(),
+            )
             .await
             .map_err(conflict)?;
         let ev = NewCaseEvent {
@@ -398,7 +413,15 @@ impl App {
         if four_eyes {
             // Bumping the version makes a concurrent second decision fail, as without the rule.
             self.store
-                .update_case_status(&mut tx, &case.id, version, from.code(), None, self.now())
+                .update_case_status(
+                    &mut tx,
+                    &case.tenant_key,
+                    &case.id,
+                    version,
+                    from.code(),
+                    None,
+                    self.now(),
+                )
                 .await
                 .map_err(conflict)?;
             self.store
@@ -432,6 +455,7 @@ impl App {
             .store
             .update_case_status(
                 &mut tx,
+                &case.tenant_key,
                 &case.id,
                 version,
                 CaseStatus::Decided.code(),
@@ -486,6 +510,7 @@ impl App {
         self.store
             .update_case_status(
                 &mut tx,
+                &case.tenant_key,
                 &case.id,
                 version,
                 CaseStatus::Decided.code(),
@@ -496,7 +521,7 @@ impl App {
             .map_err(conflict)?;
         if !self
             .store
-            .confirm_decision(&mut tx, &case.id, seq, &me, self.now())
+            .confirm_decision(&mut tx, &case.tenant_key, &case.id, seq, &me, self.now())
             .await?
         {
             return Err(AppError::Conflict(
@@ -624,7 +649,15 @@ impl App {
         let (_, next) = status_after(&case, CaseAction::Close)?;
         let mut tx = self.store.begin().await?;
         self.store
-            .update_case_status(&mut tx, &case.id, version, next.code(), None, self.now())
+            .update_case_status(
+                &mut tx,
+                &case.tenant_key,
+                &case.id,
+                version,
+                next.code(),
+                None,
+                self.now(),
+            )
             .await
             .map_err(conflict)?;
         let ev = NewCaseEvent {

@@ -4,7 +4,7 @@ use rathaus_domain::casework::CaseStatus;
 use rathaus_domain::localtime::{format_berlin, from_unix_ms};
 use rathaus_domain::service::form::parse_date;
 use rathaus_domain::staff::StaffIdentity;
-use rathaus_store::casework::{AssigneeFilter, InboxFilter};
+use rathaus_store::casework::{AssigneeFilter, InboxFilter, NameTokens};
 use rathaus_store::keyring::IndexPurpose;
 use time::{Duration, PrimitiveDateTime, Time};
 
@@ -107,7 +107,6 @@ impl App {
         let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
         let looks_like_reference = search.is_some_and(looks_like_reference);
         let mut filter = InboxFilter {
-            tenant_keys: vis.tenant_keys.clone(),
             services: vis.services.clone(),
             status,
             open_only: false,
@@ -125,37 +124,28 @@ impl App {
             } else {
                 None
             },
-            name_tokens: Vec::new(),
+            name: None,
             limit: PAGE_SIZE,
             offset: (q.page.max(1) - 1) * PAGE_SIZE,
         };
-        let counts_filter = filter.clone();
-        let mut rows = Vec::new();
-        let mut total = 0;
         if let (Some(words), false) = (search, looks_like_reference) {
-            // Names are indexed per tenant, under each tenant's key: search each visible tenant
-            // (one without a key has no cases).
+            // Names are indexed per tenant, under each tenant's index key: the tokens under each
+            // visible tenant's key, matched in one query so that pages and totals span all of
+            // them (a tenant without a key has no cases).
+            let mut per_tenant = Vec::new();
             for t in &vis.tenant_keys {
                 let Some(key) = self.store.index_key(t, IndexPurpose::CaseNames).await? else {
                     continue;
                 };
-                let tokens = super::search::tokens(key.secret(), t, words);
-                if tokens.is_empty() {
-                    continue;
-                }
-                filter.tenant_keys = vec![t.clone()];
-                filter.name_tokens = tokens;
-                let (r, n) = self.store.inbox(&filter).await?;
-                rows.extend(r);
-                total += n;
+                per_tenant.push(NameTokens {
+                    tenant_key: t.clone(),
+                    tokens: super::search::tokens(key.secret(), t, words),
+                });
             }
-            rows.sort_by_key(|r| std::cmp::Reverse(r.submitted_at_ms));
-        } else {
-            let (r, n) = self.store.inbox(&filter).await?;
-            rows = r;
-            total = n;
+            filter.name = Some(per_tenant);
         }
-        let counts_raw = self.store.inbox_counts(&counts_filter).await?;
+        let (rows, total) = self.store.inbox(&vis.tenant_keys, &filter).await?;
+        let counts_raw = self.store.inbox_counts(&vis.tenant_keys, &filter).await?;
         let counts = CaseStatus::ALL
             .into_iter()
             .map(|s| {

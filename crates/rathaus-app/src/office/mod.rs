@@ -40,10 +40,23 @@ impl App {
                 "Konten des Betriebs haben keinen Zugriff auf den Inhalt von Vorgängen.".into(),
             ));
         };
+        let tenant_keys = self.own_and_member_tenants(own).await?;
+        let services = (!who.services.is_empty()).then(|| who.services.clone());
+        Ok(Visibility {
+            tenant_keys,
+            services,
+        })
+    }
+}
+
+impl App {
+    /// A tenant and, for an Amt, its member municipalities: the tenants whose data its staff
+    /// see.
+    pub(crate) async fn own_and_member_tenants(&self, own: &str) -> Result<Vec<String>, AppError> {
         let key: TenantKey = own
             .parse()
             .map_err(|e| AppError::Internal(format!("{e}")))?;
-        let mut tenant_keys = vec![own.clone()];
+        let mut tenant_keys = vec![own.to_owned()];
         if key.is_administration() {
             let members = self
                 .store
@@ -54,15 +67,9 @@ impl App {
                 .await?;
             tenant_keys.extend(members.into_iter().map(|m| m.key.to_string()));
         }
-        let services = (!who.services.is_empty()).then(|| who.services.clone());
-        Ok(Visibility {
-            tenant_keys,
-            services,
-        })
+        Ok(tenant_keys)
     }
-}
 
-impl App {
     /// The audit log as the auditor of a tenant sees it: entries about their tenant (and its
     /// members, for an Amt), optionally about one case, newest first.
     pub async fn audit_log_for(
@@ -70,46 +77,27 @@ impl App {
         who: &StaffIdentity,
         reference: Option<&str>,
     ) -> Result<Vec<rathaus_crypto::audit::AuditRecord>, AppError> {
-        let tenants: Vec<Option<String>> = match (who.role, &who.tenant_key) {
-            (Role::Auditor, Some(own)) => {
-                let key: TenantKey = own
-                    .parse()
-                    .map_err(|e| AppError::Internal(format!("{e}")))?;
-                let mut keys = vec![Some(own.clone())];
-                if key.is_administration() {
-                    let members = self
-                        .store
-                        .tenants(&TenantFilter {
-                            parent: Some(key),
-                            ..TenantFilter::default()
-                        })
-                        .await?;
-                    keys.extend(members.into_iter().map(|m| Some(m.key.to_string())));
-                }
-                keys
-            }
-            (Role::OperatorAdmin, None) => vec![None],
-            _ => {
-                return Err(AppError::Forbidden(
-                    "Das Protokoll sehen Revision und Datenschutz.".into(),
-                ));
-            }
-        };
         let object = reference.map(|r| format!("case:{r}"));
-        let mut out = Vec::new();
-        for t in tenants {
-            out.extend(
-                self.store
-                    .audit_entries(t.as_deref(), object.as_deref(), 500)
-                    .await?,
-            );
+        match (who.role, &who.tenant_key) {
+            (Role::Auditor, Some(own)) => {
+                let tenants = self.own_and_member_tenants(own).await?;
+                Ok(self
+                    .store
+                    .audit_entries(&tenants, object.as_deref(), 500)
+                    .await?)
+            }
+            (Role::OperatorAdmin, None) => {
+                let mut out = self
+                    .store
+                    .installation_audit_entries(object.as_deref(), 500)
+                    .await?;
+                // The operator sees the installation's own entries, not those about cases.
+                out.retain(|r| !r.object.starts_with("case"));
+                Ok(out)
+            }
+            _ => Err(AppError::Forbidden(
+                "Das Protokoll sehen Revision und Datenschutz.".into(),
+            )),
         }
-        if who.role == Role::OperatorAdmin {
-            // The operator sees the installation's own entries, not those about cases.
-            out.retain(|r| !r.object.starts_with("case"));
-        }
-        out.sort_by_key(|r| std::cmp::Reverse(r.seq));
-        out.truncate(500);
-        Ok(out)
     }
 }

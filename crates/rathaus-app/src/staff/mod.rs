@@ -360,13 +360,11 @@ impl App {
         &self,
         tenant_key: Option<&str>,
     ) -> Result<Vec<StaffSummary>, AppError> {
-        Ok(self
-            .store
-            .list_staff(tenant_key)
-            .await?
-            .iter()
-            .map(StaffSummary::from)
-            .collect())
+        let accounts = match tenant_key {
+            Some(t) => self.store.list_staff(t).await?,
+            None => self.store.list_all_staff().await?,
+        };
+        Ok(accounts.iter().map(StaffSummary::from).collect())
     }
 
     pub async fn staff_account(&self, user_id: &str) -> Result<StaffSummary, AppError> {
@@ -410,7 +408,13 @@ impl App {
         let mut tx = self.store.begin().await?;
         let changed = self
             .store
-            .set_staff_disabled(&mut tx, &account.id, disabled, self.now())
+            .set_staff_disabled(
+                &mut tx,
+                account.tenant_key.as_deref(),
+                &account.id,
+                disabled,
+                self.now(),
+            )
             .await?;
         if changed {
             audit(
@@ -462,6 +466,7 @@ impl App {
         self.store
             .set_staff_enrol_token(
                 &mut tx,
+                account.tenant_key.as_deref(),
                 &account.id,
                 &token_hash(&token),
                 self.now() + LINK_VALIDITY,
@@ -469,7 +474,9 @@ impl App {
             )
             .await?;
         if second_factor {
-            self.store.clear_staff_totp(&mut tx, &account.id).await?;
+            self.store
+                .clear_staff_totp(&mut tx, account.tenant_key.as_deref(), &account.id)
+                .await?;
             rathaus_store::staff::delete_sessions_of(&mut tx, &account.id).await?;
         }
         audit(
