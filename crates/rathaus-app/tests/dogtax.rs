@@ -70,16 +70,15 @@ async fn answer(
     next
 }
 
+/// The text of a notice as poppler reads it; `None` where poppler-utils is not installed (a
+/// failure with `RATHAUS_TEST_REQUIRE_PDF_TOOLS=1`).
 fn pdf_text(pdf: &[u8]) -> Option<String> {
-    let child = Command::new("pdftotext")
+    let mut child = rathaus_pdf::testing::pdf_tool("pdftotext")?
         .args(["-enc", "UTF-8", "-", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        eprintln!("NOTE: pdftotext not found (apt-get install poppler-utils); text check skipped");
-        return None;
-    };
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(pdf).unwrap();
     let out = child.wait_with_output().unwrap();
     Some(
