@@ -42,6 +42,7 @@ if ! "$RATHAUS_E2E_PYTHON" -c 'import aiosmtpd, sepaxml' 2>/dev/null; then
   "$RATHAUS_E2E_PYTHON" -m pip install -q --disable-pip-version-check aiosmtpd sepaxml
 fi
 export RATHAUS_TEST_PYTHON="$RATHAUS_E2E_PYTHON" RATHAUS_TEST_REQUIRE_SMTP=1 RATHAUS_TEST_REQUIRE_SEPA=1
+export RATHAUS_TEST_REQUIRE_PDF_TOOLS=1   # pdftotext, pdftoppm, zbarimg: installed above, so never skipped
 
 log "starting a throwaway PostgreSQL"
 eval "$(scripts/pg-test-cluster.sh start)"

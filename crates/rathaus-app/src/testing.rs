@@ -91,3 +91,44 @@ pub async fn demo_app(backend: Backend) -> Option<TestApp> {
     }
     Some(t)
 }
+
+/// Replaces the recorded date of signature of a household's SEPA mandate (`None`: none
+/// recorded), as a register entry taken over before the date was kept has it — the case the
+/// treasury's export has to refuse rather than complete. Import and registration always record
+/// the date, so tests need this door.
+pub async fn set_dogtax_mandate_date(
+    app: &App,
+    tenant_key: &str,
+    kassenzeichen: &str,
+    date: Option<&str>,
+) -> Result<(), crate::AppError> {
+    use crate::dogtax::{HolderFacts, PaymentFacts};
+    let h = app
+        .store
+        .dogtax_household_by_kassenzeichen(None, tenant_key, kassenzeichen)
+        .await?
+        .ok_or_else(|| crate::AppError::NotFound(format!("no household {kassenzeichen}")))?;
+    let holder: HolderFacts = serde_json::from_value(h.holder.clone())
+        .map_err(|e| crate::AppError::Internal(e.to_string()))?;
+    let mut payment: PaymentFacts = serde_json::from_value(h.payment.clone())
+        .map_err(|e| crate::AppError::Internal(e.to_string()))?;
+    payment.mandate_date = date.map(str::to_owned);
+    let payment =
+        serde_json::to_value(&payment).map_err(|e| crate::AppError::Internal(e.to_string()))?;
+    let index = holder.index(&app.holder_index_secret()?, tenant_key)?;
+    let mut tx = app.store.begin().await?;
+    app.store
+        .update_dogtax_household(
+            &mut tx,
+            tenant_key,
+            &h.id,
+            &h.payment_method,
+            &h.holder,
+            &index,
+            &payment,
+            app.now(),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

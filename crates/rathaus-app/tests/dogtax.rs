@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use rathaus_app::citizen::DraftSession;
 use rathaus_app::dogtax::{NoticeContent, Quiet, QuoteError};
-use rathaus_app::testing::{TestApp, TestBackend, demo_app};
+use rathaus_app::testing::{TestApp, TestBackend, demo_app, set_dogtax_mandate_date};
 use rathaus_app::{Actor, App, AppError};
 use rathaus_domain::dogtax::{DogEntry, QuoteRequest, deregistration_delta, quote};
 use rathaus_domain::localtime::berlin_date;
@@ -70,16 +70,15 @@ async fn answer(
     next
 }
 
+/// The text of a notice as poppler reads it; `None` where poppler-utils is not installed (a
+/// failure with `RATHAUS_TEST_REQUIRE_PDF_TOOLS=1`).
 fn pdf_text(pdf: &[u8]) -> Option<String> {
-    let child = Command::new("pdftotext")
+    let mut child = rathaus_pdf::testing::pdf_tool("pdftotext")?
         .args(["-enc", "UTF-8", "-", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        eprintln!("NOTE: pdftotext not found (apt-get install poppler-utils); text check skipped");
-        return None;
-    };
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(pdf).unwrap();
     let out = child.wait_with_output().unwrap();
     Some(
@@ -860,7 +859,7 @@ async fn a_second_registration_extends_the_household(b: TestBackend) {
     // The export of 15 January 2027 collects both years by direct debit.
     let out = t.dir.path().join("export");
     let export = app
-        .dogtax_export(&Actor::Cli, PANKETAL, date!(2027 - 01 - 15), &out)
+        .dogtax_export(&Actor::Cli, PANKETAL, date!(2027 - 01 - 15), &out, false)
         .await
         .unwrap();
     assert_eq!((export.debits, export.transfers), (2, 0));
@@ -1006,7 +1005,7 @@ async fn annual_assessment_and_treasury_export(b: TestBackend) {
 
     let out = t.dir.path().join("export");
     let export = app
-        .dogtax_export(&Actor::Cli, PANKETAL, date!(2027 - 02 - 15), &out)
+        .dogtax_export(&Actor::Cli, PANKETAL, date!(2027 - 02 - 15), &out, false)
         .await
         .unwrap();
     assert_eq!((export.debits, export.transfers), (1, 1));
@@ -1020,7 +1019,7 @@ async fn annual_assessment_and_treasury_export(b: TestBackend) {
     );
     assert!(xml.contains("<MndtId>HU-LEGACY-1</MndtId>"));
     assert!(xml.contains("<ReqdColltnDt>2027-02-15</ReqdColltnDt>"));
-    let csv = std::fs::read_to_string(&export.csv).unwrap();
+    let csv = std::fs::read_to_string(export.csv.as_ref().unwrap()).unwrap();
     assert!(
         csv.contains("Jörg Öztürk & Söhne;Lindenallee 7;16341;Panketal;2027-02-15;102,25;"),
         "{csv}"
@@ -1037,6 +1036,206 @@ async fn annual_assessment_and_treasury_export(b: TestBackend) {
         .unwrap();
     assert_eq!(audit.len(), 1);
     assert!(!audit[0].outcome.contains("Anna"));
+}
+
+fn files_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// A direct debit whose mandate has no recorded date of signature is refused and listed, never
+/// given an invented date; the others go out. A second export for the same due date leaves out
+/// what the first handed over and says so; the refused debit follows once its mandate is
+/// complete; `again` exports everything once more and is audit-logged. A failed export leaves
+/// no file behind.
+async fn the_export_refuses_incomplete_mandates_and_never_repeats_a_debit(b: TestBackend) {
+    let Some(t) = demo_app(b).await else { return };
+    let app = &t.app;
+    let lines = [
+        json!({"holder": {"name": "Anna Schmidt", "street": "Am Anger 1", "postcode": "16341", "city": "Panketal"},
+               "payment": {"method": "debit", "iban": "DE89370400440532013000", "account_holder": "Anna Schmidt", "mandate_reference": "HU-LEGACY-1", "mandate_date": "2019-03-01"},
+               "dogs": [{"name": "Bruno", "kept_from": "2019-02-01"}]}),
+        json!({"holder": {"name": "Bernd Vogel", "street": "Birkenweg 3", "postcode": "16341", "city": "Panketal"},
+               "payment": {"method": "debit", "iban": "DE02120300000000202051", "account_holder": "Bernd Vogel", "mandate_reference": "HU-LEGACY-2", "mandate_date": "2018-07-01"},
+               "dogs": [{"name": "Hasso", "kept_from": "2018-06-01"}]}),
+        json!({"holder": {"name": "Jörg Öztürk", "street": "Lindenallee 7", "postcode": "16341", "city": "Panketal"},
+               "payment": {"method": "transfer"},
+               "dogs": [{"name": "Rocky", "kept_from": "2020-01-01"}]}),
+    ];
+    let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    app.dogtax_import(&Actor::Cli, PANKETAL, &text, &Quiet)
+        .await
+        .unwrap();
+    app.dogtax_assess(
+        &Actor::Cli,
+        PANKETAL,
+        2027,
+        Some(date!(2026 - 12 - 01)),
+        None,
+        &Quiet,
+    )
+    .await
+    .unwrap();
+    // Bernd's mandate lost its date (a register entry from before the date was recorded).
+    set_dogtax_mandate_date(app, PANKETAL, "HU-000002", None)
+        .await
+        .unwrap();
+    let due = date!(2027 - 02 - 15);
+    let out = t.dir.path().join("kasse");
+
+    let first = app
+        .dogtax_export(&Actor::Cli, PANKETAL, due, &out, false)
+        .await
+        .unwrap();
+    assert_eq!(first.run, Some(1));
+    assert_eq!((first.debits, first.transfers), (1, 1));
+    assert_eq!(first.refused.len(), 1);
+    let refused = &first.refused[0];
+    assert_eq!(
+        (refused.kassenzeichen.as_str(), refused.claim.as_str()),
+        ("HU-000002", "2027")
+    );
+    assert_eq!(
+        refused.reason,
+        "no date of signature is recorded for the mandate"
+    );
+    let xml = std::fs::read_to_string(first.xml.as_ref().unwrap()).unwrap();
+    assert_eq!(xml.matches("<DrctDbtTxInf>").count(), 1, "{xml}");
+    assert!(xml.contains("<MndtId>HU-LEGACY-1</MndtId><DtOfSgntr>2019-03-01</DtOfSgntr>"));
+    assert!(
+        !xml.contains("HU-LEGACY-2") && !xml.contains("2000-01-01"),
+        "{xml}"
+    );
+    validate_with_xsd(first.xml.as_ref().unwrap());
+    let list = std::fs::read_to_string(first.refused_file.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        list,
+        "Kassenzeichen;Forderung;Faellig;Betrag;Grund\r\n\
+         HU-000002;Hundesteuer 2027;2027-02-15;11,50;Für das Mandat ist kein Datum der Unterschrift erfasst.\r\n"
+    );
+    assert_eq!(
+        files_in(&out),
+        [
+            "hundesteuer-12060181-2027-02-15-lastschriften.xml",
+            "hundesteuer-12060181-2027-02-15-nicht-exportiert.csv",
+            "hundesteuer-12060181-2027-02-15-ueberweisungen.csv",
+        ]
+    );
+    let audit = app
+        .store
+        .audit_entries(Some(PANKETAL), Some("dogtax-export:12060181:2027-02-15"), 5)
+        .await
+        .unwrap();
+    assert_eq!(audit[0].action, "dogtax.export");
+    assert!(
+        audit[0].outcome.starts_with("ok: run 1: 1 direct debits (11.50), 1 transfers (11.50); 0 direct debits and 0 transfers exported before; 1 direct debits refused"),
+        "{}",
+        audit[0].outcome
+    );
+    assert!(!audit[0].outcome.contains("HU-000002") && !audit[0].outcome.contains("Bernd"));
+
+    // The same due date again: nothing is exported twice; the refused debit is listed again.
+    let second = app
+        .dogtax_export(&Actor::Cli, PANKETAL, due, &out, false)
+        .await
+        .unwrap();
+    assert_eq!(second.run, Some(2));
+    assert_eq!((second.debits, second.transfers), (0, 0));
+    assert_eq!((second.already_debits, second.already_transfers), (1, 1));
+    assert_eq!((second.xml.as_ref(), second.csv.as_ref()), (None, None));
+    assert_eq!(second.refused.len(), 1);
+    assert_eq!(second.earlier.len(), 1);
+    let earlier = &second.earlier[0];
+    assert_eq!((earlier.run, earlier.debits, earlier.transfers), (1, 1, 1));
+    assert_eq!(
+        earlier.debit_file.as_deref(),
+        first.xml.as_ref().unwrap().to_str()
+    );
+    assert_eq!(
+        earlier.message_id.as_deref(),
+        Some("HST-12060181-20270215-1")
+    );
+
+    // Once the mandate's date is entered, the next export collects Bernd's debit, and only his.
+    set_dogtax_mandate_date(app, PANKETAL, "HU-000002", Some("2018-07-01"))
+        .await
+        .unwrap();
+    let third = app
+        .dogtax_export(&Actor::Cli, PANKETAL, due, &out, false)
+        .await
+        .unwrap();
+    assert_eq!(third.run, Some(3));
+    assert_eq!(
+        (third.debits, third.transfers, third.refused.len()),
+        (1, 0, 0)
+    );
+    assert_eq!(third.already_debits, 1);
+    let xml3 = third.xml.as_ref().unwrap();
+    assert!(xml3.ends_with("hundesteuer-12060181-2027-02-15-lauf3-lastschriften.xml"));
+    let xml = std::fs::read_to_string(xml3).unwrap();
+    assert_eq!(xml.matches("<DrctDbtTxInf>").count(), 1);
+    assert!(xml.contains("<MndtId>HU-LEGACY-2</MndtId><DtOfSgntr>2018-07-01</DtOfSgntr>"));
+    assert!(xml.contains("<MsgId>HST-12060181-20270215-3</MsgId>"));
+    validate_with_xsd(xml3);
+
+    // Nothing left: no file, no run.
+    let fourth = app
+        .dogtax_export(&Actor::Cli, PANKETAL, due, &out, false)
+        .await
+        .unwrap();
+    assert_eq!(fourth.run, None);
+    assert_eq!((fourth.already_debits, fourth.already_transfers), (2, 1));
+    assert_eq!(files_in(&out).len(), 5);
+
+    // An explicit re-export writes everything once more and says so in the audit log.
+    let again = app
+        .dogtax_export(&Actor::Cli, PANKETAL, due, &out, true)
+        .await
+        .unwrap();
+    assert_eq!(again.run, Some(4));
+    assert_eq!((again.debits, again.transfers), (2, 1));
+    assert_eq!(again.already_debits, 2);
+    validate_with_xsd(again.xml.as_ref().unwrap());
+    let audit = app
+        .store
+        .audit_entries(
+            Some(PANKETAL),
+            Some("dogtax-export:12060181:2027-02-15"),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 5);
+    assert_eq!(audit[0].action, "dogtax.export.again");
+    assert!(
+        audit[0]
+            .outcome
+            .contains("2 direct debits and 1 transfers exported before, exported again"),
+        "{}",
+        audit[0].outcome
+    );
+
+    // A failed export (here: its ledger cannot be written) leaves no file behind, not even a
+    // partial one.
+    let mut tx = app.store.begin().await.unwrap();
+    tx.execute("DROP TABLE dogtax_export_items", Vec::new())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let before = files_in(&out);
+    let failed = app
+        .dogtax_export(&Actor::Cli, PANKETAL, date!(2027 - 05 - 15), &out, false)
+        .await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(files_in(&out), before);
+    assert!(matches!(
+        app.verify_audit().await.unwrap(),
+        AuditVerdict::Intact { .. }
+    ));
 }
 
 /// Validates a pain.008 file against the official XSD shipped with the PyPI package `sepaxml`,
@@ -1083,4 +1282,5 @@ contract_tests!(
     a_registration_after_a_master_key_rotation_finds_the_household,
     simultaneous_decisions_for_one_holder_make_one_household,
     annual_assessment_and_treasury_export,
+    the_export_refuses_incomplete_mandates_and_never_repeats_a_debit,
 );

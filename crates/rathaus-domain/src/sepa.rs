@@ -378,6 +378,73 @@ impl From<MandateReference> for String {
     }
 }
 
+/// A SEPA direct-debit mandate as a collection needs it: its reference and the day the debtor
+/// signed it. pain.008 requires both (`MndtId`, `DtOfSgntr`); a date that was never recorded is
+/// never made up, because the bank and the debtor's bank take it as the proof of the mandate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mandate {
+    pub reference: MandateReference,
+    pub signed_on: time::Date,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MandateError {
+    #[error("the mandate reference is unusable: {0}")]
+    Reference(MandateReferenceError),
+    #[error("no date of signature is recorded for the mandate")]
+    NoSignatureDate,
+    #[error("the recorded date of signature is not a date")]
+    BadSignatureDate,
+    #[error("the mandate is dated after the collection date")]
+    SignedAfterCollection,
+}
+
+impl MandateError {
+    pub fn message_de(&self) -> String {
+        match self {
+            MandateError::Reference(e) => {
+                format!("Die Mandatsreferenz ist unbrauchbar: {}", e.message_de())
+            }
+            MandateError::NoSignatureDate => {
+                "Für das Mandat ist kein Datum der Unterschrift erfasst.".into()
+            }
+            MandateError::BadSignatureDate => {
+                "Das erfasste Datum der Unterschrift des Mandats ist kein Datum.".into()
+            }
+            MandateError::SignedAfterCollection => {
+                "Das Mandat ist nach dem Einzugstag unterschrieben.".into()
+            }
+        }
+    }
+}
+
+impl Mandate {
+    /// The mandate as recorded (reference, date of signature `YYYY-MM-DD`) for a collection on
+    /// `collection`: refused when the reference or the date is missing or unusable, or when the
+    /// mandate was signed only after the collection date.
+    pub fn for_collection(
+        reference: Option<&str>,
+        signed_on: Option<&str>,
+        collection: time::Date,
+    ) -> Result<Mandate, MandateError> {
+        let reference = MandateReference::new(reference.unwrap_or_default())
+            .map_err(MandateError::Reference)?;
+        let signed_on = match signed_on.map(str::trim) {
+            None | Some("") => return Err(MandateError::NoSignatureDate),
+            Some(text) => {
+                crate::service::form::parse_date(text).ok_or(MandateError::BadSignatureDate)?
+            }
+        };
+        if signed_on > collection {
+            return Err(MandateError::SignedAfterCollection);
+        }
+        Ok(Mandate {
+            reference,
+            signed_on,
+        })
+    }
+}
+
 /// What the payer's bank shows as the purpose of a transfer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Remittance {
@@ -537,6 +604,38 @@ pub fn is_valid_microchip(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mandate_needs_its_reference_and_its_date_of_signature() {
+        use time::macros::date;
+        let due = date!(2027 - 02 - 15);
+        let m = Mandate::for_collection(Some("HU-LEGACY-1"), Some("2019-03-01"), due).unwrap();
+        assert_eq!(
+            (m.reference.as_str(), m.signed_on),
+            ("HU-LEGACY-1", date!(2019 - 03 - 01))
+        );
+        assert_eq!(
+            Mandate::for_collection(Some("HU-1"), None, due),
+            Err(MandateError::NoSignatureDate)
+        );
+        assert_eq!(
+            Mandate::for_collection(Some("HU-1"), Some(" "), due),
+            Err(MandateError::NoSignatureDate)
+        );
+        assert_eq!(
+            Mandate::for_collection(Some("HU-1"), Some("2019-02-30"), due),
+            Err(MandateError::BadSignatureDate)
+        );
+        assert_eq!(
+            Mandate::for_collection(Some("HU-1"), Some("2027-02-16"), due),
+            Err(MandateError::SignedAfterCollection)
+        );
+        assert_eq!(
+            Mandate::for_collection(None, Some("2019-03-01"), due),
+            Err(MandateError::Reference(MandateReferenceError::Empty))
+        );
+        assert!(Mandate::for_collection(Some("HU-1"), Some("2027-02-15"), due).is_ok());
+    }
 
     const PANKETAL_IBAN: &str = "DE89 3704 0044 0532 0130 00";
 

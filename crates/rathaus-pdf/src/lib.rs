@@ -14,6 +14,7 @@ mod fonts;
 mod layout;
 mod qr;
 mod render;
+pub mod testing;
 
 use time::OffsetDateTime;
 

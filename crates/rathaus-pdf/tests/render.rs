@@ -7,8 +7,9 @@
 mod samples;
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
+use rathaus_pdf::testing::pdf_tool;
 use rathaus_pdf::{Block, PdfError, Table, render};
 
 fn page_count(pdf: &[u8]) -> usize {
@@ -23,18 +24,15 @@ fn contains(pdf: &[u8], text: &str) -> bool {
 }
 
 /// The text poppler extracts, with every run of white space (line breaks, no-break spaces) as
-/// one space; `None` (and a note on stderr) where poppler-utils is not installed.
+/// one space; `None` where poppler-utils is not installed (see [`pdf_tool`]).
 fn extract_text(pdf: &[u8]) -> Option<String> {
-    let child = Command::new("pdftotext")
+    let mut child = pdf_tool("pdftotext")?
         .args(["-enc", "UTF-8", "-", "-"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let Ok(mut child) = child else {
-        eprintln!("NOTE: pdftotext not found (apt-get install poppler-utils); text check skipped");
-        return None;
-    };
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(pdf).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
@@ -129,9 +127,13 @@ fn long_notice_breaks_onto_a_second_page_with_numbers_and_amounts() {
 }
 
 /// Prints the QR page at 150 dpi with poppler and reads it back with zbar, as a banking app
-/// would read the paper; skipped where either tool is missing.
+/// would read the paper; skipped where either tool is missing (see [`pdf_tool`]).
 #[test]
 fn girocode_scans_back_to_its_payload() {
+    let (Some(mut pdftoppm), Some(mut zbarimg)) = (pdf_tool("pdftoppm"), pdf_tool("zbarimg"))
+    else {
+        return;
+    };
     let doc = samples::notice();
     let pdf = render(&doc).unwrap();
     let dir = std::env::temp_dir().join(format!("rathaus-pdf-qr-{}", std::process::id()));
@@ -139,25 +141,20 @@ fn girocode_scans_back_to_its_payload() {
     let pdf_path = dir.join("notice.pdf");
     std::fs::write(&pdf_path, &pdf).unwrap();
     let png_root = dir.join("page");
-    let rendered = Command::new("pdftoppm")
+    let rendered = pdftoppm
         .args(["-png", "-r", "150", "-f", "2", "-l", "2", "-singlefile"])
         .arg(&pdf_path)
         .arg(&png_root)
-        .status();
-    let scanned = match rendered {
-        Ok(status) if status.success() => Command::new("zbarimg")
-            .args(["--raw", "-q"])
-            .arg(png_root.with_extension("png"))
-            .stderr(Stdio::null())
-            .output()
-            .ok(),
-        _ => None,
-    };
+        .status()
+        .unwrap();
+    assert!(rendered.success(), "pdftoppm could not render page 2");
+    let scanned = zbarimg
+        .args(["--raw", "-q"])
+        .arg(png_root.with_extension("png"))
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
-    let Some(scanned) = scanned else {
-        eprintln!("NOTE: pdftoppm or zbarimg not found (poppler-utils, zbar-tools); scan skipped");
-        return;
-    };
     assert!(scanned.status.success(), "no QR code found on page 2");
     let payload = samples::epc_payload("672.00", "Kassenzeichen 5.7110.004711");
     assert_eq!(

@@ -15,6 +15,7 @@ pub mod cases;
 pub mod casework;
 pub mod db;
 pub mod dogtax;
+pub mod dogtax_export;
 pub mod drafts;
 pub mod keyring;
 pub mod migrate;

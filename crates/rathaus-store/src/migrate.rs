@@ -51,6 +51,11 @@ const SQLITE: &[Migration] = &[
         name: "index_keys",
         sql: include_str!("../migrations/sqlite/0007_index_keys.sql"),
     },
+    Migration {
+        version: 9,
+        name: "dogtax_export_ledger",
+        sql: include_str!("../migrations/sqlite/0009_dogtax_export_ledger.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -88,6 +93,11 @@ const POSTGRES: &[Migration] = &[
         version: 7,
         name: "index_keys",
         sql: include_str!("../migrations/postgres/0007_index_keys.sql"),
+    },
+    Migration {
+        version: 9,
+        name: "dogtax_export_ledger",
+        sql: include_str!("../migrations/postgres/0009_dogtax_export_ledger.sql"),
     },
 ];
 

@@ -77,12 +77,17 @@ enum DogtaxCommand {
         pdf: Option<PathBuf>,
     },
     /// Write the direct debits (SEPA pain.008.001.02) and expected transfers (CSV) due on a day.
+    /// What an earlier export for the same day handed over already is left out and named.
     Export {
         ags: String,
         #[arg(long, value_name = "YYYY-MM-DD")]
         due: String,
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Export again what earlier exports for the day handed over already (e.g. the bank
+        /// rejected the file); audit-logged.
+        #[arg(long)]
+        again: bool,
     },
     /// Take over an existing register: one household per line of JSON (see the README).
     Import { ags: String, file: PathBuf },
@@ -801,24 +806,17 @@ async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
                 println!("{} PDFs in {}", r.pdfs.len(), dir.display());
             }
         }
-        DogtaxCommand::Export { ags, due, out } => {
+        DogtaxCommand::Export {
+            ags,
+            due,
+            out,
+            again,
+        } => {
             let due = dogtax_date(&due, "--due")?;
-            let r = app.dogtax_export(&Actor::Cli, &ags, due, &out).await?;
-            match &r.xml {
-                Some(xml) => println!(
-                    "{} direct debits, {} EUR: {}",
-                    r.debits,
-                    r.debit_sum,
-                    xml.display()
-                ),
-                None => println!("no direct debits due on {due}"),
-            }
-            println!(
-                "{} transfers expected, {} EUR: {}",
-                r.transfers,
-                r.transfer_sum,
-                r.csv.display()
-            );
+            let r = app
+                .dogtax_export(&Actor::Cli, &ags, due, &out, again)
+                .await?;
+            print_export(&r);
         }
         DogtaxCommand::Import { ags, file } => {
             let text = std::fs::read_to_string(&file)
@@ -836,6 +834,83 @@ async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The export's result for the operator: files on stdout; on stderr what needs their attention
+/// (a re-export, direct debits refused). Households are named by their Kassenzeichen only.
+fn print_export(r: &rathaus_app::dogtax::ExportReport) {
+    let due = r.due;
+    let when = |e: &rathaus_app::dogtax::EarlierExport| {
+        let at = rathaus_domain::localtime::to_berlin(e.at);
+        format!("{} {:02}:{:02}", at.date(), at.hour(), at.minute())
+    };
+    let exported_again = if r.again { " (exported again)" } else { "" };
+    for e in &r.earlier {
+        if e.debits > 0 {
+            println!(
+                "{} direct debits were already exported on {} in file {}{exported_again}",
+                e.debits,
+                when(e),
+                e.debit_file.as_deref().unwrap_or("-")
+            );
+        }
+        if e.transfers > 0 {
+            println!(
+                "{} transfers were already listed on {} in file {}{exported_again}",
+                e.transfers,
+                when(e),
+                e.transfer_file.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    let new = if r.already_debits + r.already_transfers > 0 && !r.again {
+        "new "
+    } else {
+        ""
+    };
+    match &r.xml {
+        Some(xml) => println!(
+            "exported {} {new}direct debits, {} EUR: {}",
+            r.debits,
+            r.debit_sum,
+            xml.display()
+        ),
+        None => println!("exported 0 {new}direct debits due on {due}"),
+    }
+    match &r.csv {
+        Some(csv) => println!(
+            "{} {new}transfers expected, {} EUR: {}",
+            r.transfers,
+            r.transfer_sum,
+            csv.display()
+        ),
+        None => println!("no {new}transfers expected on {due}"),
+    }
+    if r.again && r.already_debits > 0 {
+        eprintln!(
+            "warning: re-export: {} direct debits exported before for {due} are in this file once more; send the bank only one of the files",
+            r.already_debits
+        );
+    }
+    if !r.refused.is_empty() {
+        for d in &r.refused {
+            let claim = match d.claim.as_str() {
+                "G" => "fees".to_owned(),
+                year => format!("tax {year}"),
+            };
+            eprintln!(
+                "warning: not exported: direct debit of Kassenzeichen {} ({claim}): {}",
+                d.kassenzeichen, d.reason
+            );
+        }
+        eprintln!(
+            "warning: {} direct debits were refused and not exported (list: {}); once the mandates are complete, the next export for {due} collects them",
+            r.refused.len(),
+            r.refused_file
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |p| p.display().to_string())
+        );
+    }
 }
 
 /// A progress bar on stderr: redrawn in place on a terminal, a line every 10 % otherwise.

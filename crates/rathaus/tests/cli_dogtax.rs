@@ -338,6 +338,110 @@ fn cli_and_api_give_identical_quotes_and_the_treasury_gets_its_files() {
         assert_eq!(mode & 0o077, 0, "export files are private");
     }
     validate_with_xsd(&xml);
+
+    // The same due date again: the treasury is told what went out before, and gets no file
+    // that would have the bank collect the same debits twice.
+    let export = |due: &str, again: bool| {
+        let mut args = vec![
+            "dogtax",
+            "export",
+            "12060181",
+            "--due",
+            due,
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        if again {
+            args.push("--again");
+        }
+        inst.run(&args)
+    };
+    let out = export("2027-02-15", false);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let first_xml = xml.canonicalize().unwrap();
+    assert!(
+        stdout.contains("1 direct debits were already exported on ")
+            && stdout.contains(&format!(" in file {}\n", first_xml.display()))
+            && stdout.contains("1 transfers were already listed on ")
+            && stdout.contains("exported 0 new direct debits due on 2027-02-15\n")
+            && stdout.contains("no new transfers expected on 2027-02-15\n"),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read_dir(&out_dir).unwrap().count(), 2);
+    // An explicit re-export (the bank rejected the file) writes it once more, under a new name
+    // and message id, with a warning and an audit entry of its own.
+    let out = export("2027-02-15", true);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again_xml = out_dir.join("hundesteuer-12060181-2027-02-15-lauf2-lastschriften.xml");
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "exported 1 direct debits, 26.25 EUR: {}",
+            again_xml.canonicalize().unwrap().display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        text(&out.stderr).contains(
+            "warning: re-export: 1 direct debits exported before for 2027-02-15 are in this file once more"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&again_xml)
+            .unwrap()
+            .contains("<MsgId>HST-12060181-20270215-2</MsgId>")
+    );
+    validate_with_xsd(&again_xml);
+    let audit = Command::new("sqlite3")
+        .arg(inst.dir.path().join("rathaus.db"))
+        .arg("SELECT action FROM audit_log WHERE object = 'dogtax-export:12060181:2027-02-15' ORDER BY seq")
+        .output()
+        .expect("sqlite3 tool (apt-get install sqlite3)");
+    assert_eq!(
+        text(&audit.stdout),
+        "dogtax.export\ndogtax.export\ndogtax.export.again\n"
+    );
+
+    // A mandate without its date of signature: the debit is refused, named to the operator by
+    // the Kassenzeichen and listed for the treasury; nothing is invented.
+    set_mandate_date(&inst, "HU-000001", None);
+    let out = export("2027-05-15", false);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: not exported: direct debit of Kassenzeichen HU-000001 (tax 2027): no date of signature is recorded for the mandate")
+            && stderr.contains("warning: 1 direct debits were refused and not exported (list: "),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Anna"), "{stderr}");
+    assert!(text(&out.stdout).contains("exported 0 direct debits due on 2027-05-15"));
+    assert!(
+        !out_dir
+            .join("hundesteuer-12060181-2027-05-15-lastschriften.xml")
+            .exists()
+    );
+    let list = std::fs::read_to_string(
+        out_dir.join("hundesteuer-12060181-2027-05-15-nicht-exportiert.csv"),
+    )
+    .unwrap();
+    assert!(
+        list.contains("HU-000001;Hundesteuer 2027;2027-05-15;26,25;Für das Mandat ist kein Datum der Unterschrift erfasst."),
+        "{list}"
+    );
+    // Once the date is entered, the next export for that day collects it.
+    set_mandate_date(&inst, "HU-000001", Some("2019-03-01"));
+    let out = export("2027-05-15", false);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("exported 1 new direct debits, 26.25 EUR: "),
+        "{}",
+        text(&out.stdout)
+    );
+    validate_with_xsd(&out_dir.join("hundesteuer-12060181-2027-05-15-lauf2-lastschriften.xml"));
+
     let out = inst.run(&[
         "dogtax",
         "export",
@@ -349,6 +453,31 @@ fn cli_and_api_give_identical_quotes_and_the_treasury_gets_its_files() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(inst.run(&["audit", "verify"]).status.success());
+}
+
+/// Changes the recorded date of a household's mandate in the installation's database, as a
+/// register entry from before the date was kept would have it.
+fn set_mandate_date(inst: &Installation, kassenzeichen: &str, date: Option<&str>) {
+    use std::sync::Arc;
+    let env = std::collections::HashMap::from([(
+        "RATHAUS_DATA_DIR".to_owned(),
+        inst.dir.path().to_str().unwrap().to_owned(),
+    )]);
+    let config = rathaus_app::Config::load(None, &env).unwrap();
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let app = rathaus_app::installation::open(
+            config,
+            Arc::new(rathaus_app::SystemClock),
+            Arc::new(rathaus_crypto::random::OsRandom),
+            rathaus_app::installation::Schema::RequireCurrent,
+        )
+        .await
+        .unwrap();
+        rathaus_app::testing::set_dogtax_mandate_date(&app, "12060181", kassenzeichen, date)
+            .await
+            .unwrap();
+        app.store.close().await;
+    });
 }
 
 /// The pain.008 file against the official XSD from the PyPI package `sepaxml`, through

@@ -296,6 +296,13 @@ async fn write_pdfs(
 /// Files with personal data are readable by their owner only.
 pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
     use std::io::Write;
+    create_private(path)?
+        .write_all(bytes)
+        .map_err(|e| AppError::Unavailable(format!("cannot write {}: {e}", path.display())))
+}
+
+/// Creates (or empties) a file readable by its owner only.
+pub(crate) fn create_private(path: &Path) -> Result<std::fs::File, AppError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
@@ -303,9 +310,7 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options
+    options
         .open(path)
-        .map_err(|e| AppError::BadInput(format!("cannot write {}: {e}", path.display())))?;
-    file.write_all(bytes)
-        .map_err(|e| AppError::Unavailable(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| AppError::BadInput(format!("cannot write {}: {e}", path.display())))
 }

@@ -10,12 +10,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rathaus_domain::localtime::to_berlin;
-use rathaus_domain::sepa::{CreditorId, Iban};
+use rathaus_domain::sepa::{CreditorId, Iban, IbanError, Mandate};
 use rathaus_store::audit::{NewAuditEntry, append};
+use rathaus_store::dogtax_export::NewExportRun;
 use rust_decimal::Decimal;
-use time::Date;
+use time::{Date, OffsetDateTime};
 
-use super::assess::write_private;
+use super::assess::create_private;
 use super::facts::{HolderFacts, PaymentFacts};
 use super::notice::NoticeContent;
 use crate::{Actor, App, AppError};
@@ -23,17 +24,59 @@ use crate::{Actor, App, AppError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportReport {
     pub due: Date,
+    /// This export's number among those for the due date (1 for the first); `None` when there
+    /// was nothing to write.
+    pub run: Option<i64>,
+    /// An explicit re-export: claims exported before are in this export's files once more.
+    pub again: bool,
     pub debits: usize,
     pub debit_sum: Decimal,
     pub transfers: usize,
     pub transfer_sum: Decimal,
-    /// The pain.008 file; none when there is nothing to collect by direct debit.
+    /// The pain.008 file; none when there is nothing (new) to collect by direct debit.
     pub xml: Option<PathBuf>,
-    pub csv: PathBuf,
+    /// The expected transfers; none when there are none (new).
+    pub csv: Option<PathBuf>,
+    /// The earlier exports for the same due date, oldest first.
+    pub earlier: Vec<EarlierExport>,
+    /// Claims due now that an earlier export handed over already: left out of this one, or
+    /// exported once more when `again`.
+    pub already_debits: usize,
+    pub already_transfers: usize,
+    /// Direct debits not exported, and why; also listed in `refused_file`.
+    pub refused: Vec<RefusedDebit>,
+    pub refused_file: Option<PathBuf>,
+}
+
+/// An earlier export for the same due date, from the export ledger.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierExport {
+    pub run: i64,
+    pub at: OffsetDateTime,
+    pub again: bool,
+    pub debits: usize,
+    pub transfers: usize,
+    pub debit_file: Option<String>,
+    pub message_id: Option<String>,
+    pub transfer_file: Option<String>,
+}
+
+/// A direct debit the export refused to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedDebit {
+    /// The household's register reference.
+    pub kassenzeichen: String,
+    /// The tax year, or `G` for fees.
+    pub claim: String,
+    pub amount: Decimal,
+    /// Why, for the operator (English, no personal data) and for the treasury's list (German).
+    pub reason: String,
+    pub reason_de: String,
 }
 
 /// One amount expected from a household on the due date.
 struct Claim {
+    household_id: String,
     kassenzeichen: String,
     holder: HolderFacts,
     payment: PaymentFacts,
@@ -41,6 +84,103 @@ struct Claim {
     purpose: String,
     /// Tells the claims of one household on one day apart: the tax year, or G for a fee.
     tag: String,
+}
+
+/// A claim collected by direct debit, with the mandate and account it is collected under.
+struct Debit<'a> {
+    claim: &'a Claim,
+    mandate: Mandate,
+    iban: Iban,
+}
+
+impl Claim {
+    /// The claim as a direct debit on `due`, or why it cannot be one. A mandate without its date
+    /// of signature is refused: the date is the debtor's proof, never to be made up.
+    fn debit(&self, due: Date) -> Result<Debit<'_>, RefusedDebit> {
+        let refuse = |reason: String, reason_de: String| RefusedDebit {
+            kassenzeichen: self.kassenzeichen.clone(),
+            claim: self.tag.clone(),
+            amount: self.amount,
+            reason,
+            reason_de,
+        };
+        let mandate = Mandate::for_collection(
+            self.payment.mandate_reference.as_deref(),
+            self.payment.mandate_date.as_deref(),
+            due,
+        )
+        .map_err(|e| refuse(e.to_string(), e.message_de()))?;
+        let iban: Iban = self
+            .payment
+            .iban
+            .as_deref()
+            .unwrap_or_default()
+            .parse()
+            .map_err(|e: IbanError| {
+                refuse(
+                    format!("the stored IBAN is unusable: {e}"),
+                    format!("Die gespeicherte IBAN ist unbrauchbar: {}", e.message_de()),
+                )
+            })?;
+        Ok(Debit {
+            claim: self,
+            mandate,
+            iban,
+        })
+    }
+}
+
+/// The files of one export run. Each is written under a `.part` name beside its own and renamed
+/// only once the ledger has recorded the run; dropped before [`PendingFiles::keep`], it removes
+/// what it wrote, so that a failed export leaves no file that looks complete.
+#[derive(Default)]
+struct PendingFiles {
+    /// (name while written, final name)
+    files: Vec<(PathBuf, PathBuf)>,
+    /// How many of `files` carry their final name.
+    placed: usize,
+    kept: bool,
+}
+
+impl PendingFiles {
+    fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+        use std::io::Write;
+        let mut part = path.as_os_str().to_owned();
+        part.push(".part");
+        let part = PathBuf::from(part);
+        self.files.push((part.clone(), path.to_owned()));
+        let unavailable = |e: std::io::Error| {
+            AppError::Unavailable(format!("cannot write {}: {e}", part.display()))
+        };
+        let mut file = create_private(&part)?;
+        file.write_all(bytes).map_err(unavailable)?;
+        file.sync_all().map_err(unavailable)
+    }
+
+    fn place(&mut self) -> Result<(), AppError> {
+        while let Some((part, path)) = self.files.get(self.placed) {
+            std::fs::rename(part, path).map_err(|e| {
+                AppError::Unavailable(format!("cannot rename to {}: {e}", path.display()))
+            })?;
+            self.placed += 1;
+        }
+        Ok(())
+    }
+
+    fn keep(mut self) {
+        self.kept = true;
+    }
+}
+
+impl Drop for PendingFiles {
+    fn drop(&mut self) {
+        if self.kept {
+            return;
+        }
+        for (i, (part, path)) in self.files.iter().enumerate() {
+            let _ = std::fs::remove_file(if i < self.placed { path } else { part });
+        }
+    }
 }
 
 /// Text as the SEPA character set allows it (EPC Latin set plus the German umlauts and ß that the
@@ -145,6 +285,54 @@ fn german_amount(amount: Decimal) -> String {
     cents(amount).replace('.', ",")
 }
 
+fn csv_line(fields: &[&str]) -> String {
+    let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    line.join(";") + "\r\n"
+}
+
+/// What a claim is (its tag: the tax year, or G), in the treasury's lists.
+fn claim_label(tag: &str) -> String {
+    match tag {
+        "G" => "Gebuehr Ersatzmarke".to_owned(),
+        year => format!("Hundesteuer {year}"),
+    }
+}
+
+/// The expected transfers, one line a claim.
+fn transfers_csv(transfers: &[&Claim], due_text: &str) -> String {
+    let mut csv =
+        String::from("Kassenzeichen;Name;Strasse;PLZ;Ort;Faellig;Betrag;Verwendungszweck\r\n");
+    for c in transfers {
+        csv.push_str(&csv_line(&[
+            &c.kassenzeichen,
+            &c.holder.name,
+            &c.holder.street,
+            &c.holder.postcode,
+            &c.holder.city,
+            due_text,
+            &german_amount(c.amount),
+            &c.purpose,
+        ]));
+    }
+    csv
+}
+
+/// The direct debits refused, for the treasury to complete the mandates: after that the next
+/// export for the same due date collects them.
+fn refused_csv(refused: &[RefusedDebit], due_text: &str) -> String {
+    let mut csv = String::from("Kassenzeichen;Forderung;Faellig;Betrag;Grund\r\n");
+    for r in refused {
+        csv.push_str(&csv_line(&[
+            &r.kassenzeichen,
+            &claim_label(&r.claim),
+            due_text,
+            &german_amount(r.amount),
+            &r.reason_de,
+        ]));
+    }
+    csv
+}
+
 /// The structural rules of the pain.008 files this module writes, checked without the XSD (the
 /// tests check against the official schema as well).
 pub fn validate_pain008_shape(xml_text: &str) -> Result<(), String> {
@@ -163,19 +351,244 @@ pub fn validate_pain008_shape(xml_text: &str) -> Result<(), String> {
 }
 
 impl App {
-    /// Writes the export for `due` into `out`: `hundesteuer-<AGS>-<due>-lastschriften.xml` (when
-    /// there are direct debits) and `hundesteuer-<AGS>-<due>-ueberweisungen.csv`.
+    /// Writes the export for `due` into `out` and records it in the export ledger.
+    ///
+    /// Claims that an earlier export for the same due date handed over already are left out and
+    /// reported (`earlier`, `already_*`): a second file with them would have the bank collect
+    /// them twice. With `again` they are exported once more — for a file the bank rejected or
+    /// that was lost — and the audit entry says so.
+    ///
+    /// A direct debit whose mandate has no recorded date of signature (or an unusable reference
+    /// or IBAN) is refused, never completed with an invented date. The other claims are exported
+    /// all the same and the refused ones listed in `…-nicht-exportiert.csv` and the report: the
+    /// due date is statutory and shared by thousands of households, so holding back every
+    /// collection for one incomplete mandate would cost the treasury the date for all of them,
+    /// while the refused claims stay out of the ledger and follow with the next export for the
+    /// same due date once the mandate is complete.
+    ///
+    /// Files: `hundesteuer-<AGS>-<due>[-lauf<n>]-lastschriften.xml`, `…-ueberweisungen.csv`,
+    /// `…-nicht-exportiert.csv` (`-lauf<n>` from the second export of a due date on). They are
+    /// written under a `.part` name and renamed once the ledger and the audit entry are written
+    /// in one transaction; an existing file is never replaced.
     pub async fn dogtax_export(
         &self,
         actor: &Actor,
         reference: &str,
         due: Date,
         out: &Path,
+        again: bool,
     ) -> Result<ExportReport, AppError> {
         let tenant = self.dogtax_municipality(reference).await?;
         let s = self.dogtax_setting(tenant.key.as_str()).await?;
         let key = tenant.key.as_str();
         let due_text = due.to_string();
+        let claims = self.dogtax_claims(key, &due_text).await?;
+
+        let mut tx = self.store.begin().await?;
+        self.store.lock_dogtax_export(&mut tx, key).await?;
+        let runs = self
+            .store
+            .dogtax_export_runs(&mut tx, key, &due_text)
+            .await?;
+        let exported = self
+            .store
+            .dogtax_exported_claims(&mut tx, key, &due_text)
+            .await?;
+        let exported_as: HashMap<(&str, &str), &str> = exported
+            .iter()
+            .map(|e| ((e.household_id.as_str(), e.claim.as_str()), e.kind.as_str()))
+            .collect();
+        let (mut already_debits, mut already_transfers) = (0, 0);
+        let (mut debits, mut transfers, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+        for c in &claims {
+            if let Some(kind) = exported_as.get(&(c.household_id.as_str(), c.tag.as_str())) {
+                if *kind == "debit" {
+                    already_debits += 1;
+                } else {
+                    already_transfers += 1;
+                }
+                if !again {
+                    continue;
+                }
+            }
+            if !c.payment.is_debit() {
+                transfers.push(c);
+                continue;
+            }
+            match c.debit(due) {
+                Ok(d) => debits.push(d),
+                Err(r) => refused.push(r),
+            }
+        }
+        let earlier = runs
+            .iter()
+            .map(|r| {
+                let count = |kind: &str| {
+                    exported
+                        .iter()
+                        .filter(|e| e.run == r.run && e.kind == kind)
+                        .count()
+                };
+                EarlierExport {
+                    run: r.run,
+                    at: OffsetDateTime::from_unix_timestamp_nanos(
+                        i128::from(r.exported_at_ms) * 1_000_000,
+                    )
+                    .unwrap_or(OffsetDateTime::UNIX_EPOCH),
+                    again: r.again,
+                    debits: count("debit"),
+                    transfers: count("transfer"),
+                    debit_file: r.debit_file.clone(),
+                    message_id: r.message_id.clone(),
+                    transfer_file: r.transfer_file.clone(),
+                }
+            })
+            .collect();
+        let mut report = ExportReport {
+            due,
+            run: None,
+            again,
+            debits: debits.len(),
+            debit_sum: debits.iter().map(|d| d.claim.amount).sum(),
+            transfers: transfers.len(),
+            transfer_sum: transfers.iter().map(|c| c.amount).sum(),
+            xml: None,
+            csv: None,
+            earlier,
+            already_debits,
+            already_transfers,
+            refused,
+            refused_file: None,
+        };
+        let actor_name = actor.audit_name();
+        let object = format!("dogtax-export:{key}:{due_text}");
+        let before = format!(
+            "{already_debits} direct debits and {already_transfers} transfers exported before{}",
+            if again { ", exported again" } else { "" }
+        );
+        let mut audit = NewAuditEntry {
+            at: self.now(),
+            actor: &actor_name,
+            tenant: Some(key),
+            action: if again {
+                "dogtax.export.again"
+            } else {
+                "dogtax.export"
+            },
+            object: &object,
+            outcome: "",
+        };
+        if debits.is_empty() && transfers.is_empty() && report.refused.is_empty() {
+            let outcome = format!("ok: nothing new to export; {before}");
+            audit.outcome = &outcome;
+            append(&mut tx, &audit).await?;
+            tx.commit().await?;
+            return Ok(report);
+        }
+
+        let run = runs.last().map_or(1, |r| r.run + 1);
+        let base = if run == 1 {
+            format!("hundesteuer-{key}-{due_text}")
+        } else {
+            format!("hundesteuer-{key}-{due_text}-lauf{run}")
+        };
+        let name = |present: bool, suffix: &str| present.then(|| format!("{base}-{suffix}"));
+        let xml_name = name(!debits.is_empty(), "lastschriften.xml");
+        let csv_name = name(!transfers.is_empty(), "ueberweisungen.csv");
+        let refused_name = name(!report.refused.is_empty(), "nicht-exportiert.csv");
+        // The bank refuses a MsgId it has seen; tenant, due date and run are unique in the ledger.
+        let message_id = format!(
+            "HST-{key}-{:04}{:02}{:02}-{run}",
+            due.year(),
+            u8::from(due.month()),
+            due.day()
+        );
+        let xml_text = if debits.is_empty() {
+            None
+        } else {
+            Some(self.pain008(&s, &debits, due, &message_id)?)
+        };
+        std::fs::create_dir_all(out)
+            .map_err(|e| AppError::BadInput(format!("cannot create {}: {e}", out.display())))?;
+        let out = out
+            .canonicalize()
+            .map_err(|e| AppError::BadInput(format!("cannot use {}: {e}", out.display())))?;
+        let path = |name: &Option<String>| name.as_ref().map(|n| out.join(n));
+        let (xml_path, csv_path, refused_path) =
+            (path(&xml_name), path(&csv_name), path(&refused_name));
+        for p in [&xml_path, &csv_path, &refused_path].into_iter().flatten() {
+            if p.exists() {
+                return Err(AppError::BadInput(format!(
+                    "{} exists already; an export never replaces a file (move it away or choose another --out)",
+                    p.display()
+                )));
+            }
+        }
+        let mut files = PendingFiles::default();
+        if let (Some(p), Some(text)) = (&xml_path, &xml_text) {
+            files.write(p, text.as_bytes())?;
+        }
+        if let Some(p) = &csv_path {
+            files.write(p, transfers_csv(&transfers, &due_text).as_bytes())?;
+        }
+        if let Some(p) = &refused_path {
+            files.write(p, refused_csv(&report.refused, &due_text).as_bytes())?;
+        }
+
+        let items: Vec<(&str, &str, &str)> = debits
+            .iter()
+            .map(|d| (d.claim.household_id.as_str(), d.claim.tag.as_str(), "debit"))
+            .chain(
+                transfers
+                    .iter()
+                    .map(|c| (c.household_id.as_str(), c.tag.as_str(), "transfer")),
+            )
+            .collect();
+        let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        let (xml_shown, csv_shown, refused_shown) =
+            (shown(&xml_path), shown(&csv_path), shown(&refused_path));
+        self.store
+            .insert_dogtax_export_run(
+                &mut tx,
+                &NewExportRun {
+                    tenant_key: key,
+                    due_on: &due_text,
+                    run,
+                    now: self.now(),
+                    actor: &actor_name,
+                    again,
+                    debit_file: xml_shown.as_deref(),
+                    message_id: xml_text.as_ref().map(|_| message_id.as_str()),
+                    transfer_file: csv_shown.as_deref(),
+                    refused_file: refused_shown.as_deref(),
+                    refused: i64::try_from(report.refused.len()).unwrap_or(i64::MAX),
+                    items: &items,
+                },
+            )
+            .await?;
+        // Counts and sums only: the refused households are named in the file, not in the log.
+        let outcome = format!(
+            "ok: run {run}: {} direct debits ({}), {} transfers ({}); {before}; {} direct debits refused",
+            report.debits,
+            cents(report.debit_sum),
+            report.transfers,
+            cents(report.transfer_sum),
+            report.refused.len()
+        );
+        audit.outcome = &outcome;
+        append(&mut tx, &audit).await?;
+        files.place()?;
+        tx.commit().await?;
+        files.keep();
+        report.run = Some(run);
+        report.xml = xml_path;
+        report.csv = csv_path;
+        report.refused_file = refused_path;
+        Ok(report)
+    }
+
+    /// Every amount due on `due_text` from the households of the tenant, in register order.
+    async fn dogtax_claims(&self, key: &str, due_text: &str) -> Result<Vec<Claim>, AppError> {
         let households = self.store.dogtax_households(None, key).await?;
         let notices = self.store.dogtax_notices(None, key, None, None).await?;
         let mut by_household: HashMap<&str, Vec<&rathaus_store::dogtax::Notice>> = HashMap::new();
@@ -192,7 +605,7 @@ impl App {
                 .map(Vec::as_slice)
                 .unwrap_or_default()
                 .iter()
-                .filter(|n| n.issued_on <= due_text)
+                .filter(|n| n.issued_on.as_str() <= due_text)
                 .map(|n| {
                     serde_json::from_value(n.content.clone())
                         .map_err(|e| AppError::Internal(format!("notice {}: {e}", n.id)))
@@ -218,9 +631,10 @@ impl App {
                 else {
                     continue;
                 };
-                let amount = tax.due_on(&due_text);
+                let amount = tax.due_on(due_text);
                 if amount > Decimal::ZERO {
                     claims.push(Claim {
+                        household_id: h.id.clone(),
                         kassenzeichen: h.kassenzeichen.clone(),
                         holder: holder.clone(),
                         payment: payment.clone(),
@@ -228,7 +642,7 @@ impl App {
                         purpose: format!(
                             "Hundesteuer {year} Kassenzeichen {} faellig {}",
                             h.kassenzeichen,
-                            super::notice::german_date(&due_text)
+                            super::notice::german_date(due_text)
                         ),
                         tag: year.to_string(),
                     });
@@ -237,10 +651,11 @@ impl App {
             let fees: Decimal = mine
                 .iter()
                 .filter(|c| c.kind == super::NoticeKind::Fee)
-                .map(|c| c.due_on(&due_text))
+                .map(|c| c.due_on(due_text))
                 .sum();
             if fees > Decimal::ZERO {
                 claims.push(Claim {
+                    household_id: h.id.clone(),
                     kassenzeichen: h.kassenzeichen.clone(),
                     holder,
                     payment,
@@ -250,80 +665,15 @@ impl App {
                 });
             }
         }
-        let (debits, transfers): (Vec<Claim>, Vec<Claim>) =
-            claims.into_iter().partition(|c| c.payment.is_debit());
-
-        std::fs::create_dir_all(out)
-            .map_err(|e| AppError::BadInput(format!("cannot create {}: {e}", out.display())))?;
-        let base = format!("hundesteuer-{key}-{due_text}");
-        let xml_path = if debits.is_empty() {
-            None
-        } else {
-            let text = self.pain008(&s, &debits, due)?;
-            let path = out.join(format!("{base}-lastschriften.xml"));
-            write_private(&path, text.as_bytes())?;
-            Some(path)
-        };
-        let mut csv =
-            String::from("Kassenzeichen;Name;Strasse;PLZ;Ort;Faellig;Betrag;Verwendungszweck\r\n");
-        for c in &transfers {
-            let fields = [
-                c.kassenzeichen.clone(),
-                c.holder.name.clone(),
-                c.holder.street.clone(),
-                c.holder.postcode.clone(),
-                c.holder.city.clone(),
-                due_text.clone(),
-                german_amount(c.amount),
-                c.purpose.clone(),
-            ];
-            let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-            csv.push_str(&line.join(";"));
-            csv.push_str("\r\n");
-        }
-        let csv_path = out.join(format!("{base}-ueberweisungen.csv"));
-        write_private(&csv_path, csv.as_bytes())?;
-
-        let report = ExportReport {
-            due,
-            debits: debits.len(),
-            debit_sum: debits.iter().map(|c| c.amount).sum(),
-            transfers: transfers.len(),
-            transfer_sum: transfers.iter().map(|c| c.amount).sum(),
-            xml: xml_path,
-            csv: csv_path,
-        };
-        let mut tx = self.store.begin().await?;
-        let actor_name = actor.audit_name();
-        let object = format!("dogtax-export:{key}:{due_text}");
-        let outcome = format!(
-            "ok: {} direct debits ({}), {} transfers ({})",
-            report.debits,
-            cents(report.debit_sum),
-            report.transfers,
-            cents(report.transfer_sum)
-        );
-        append(
-            &mut tx,
-            &NewAuditEntry {
-                at: self.now(),
-                actor: &actor_name,
-                tenant: Some(key),
-                action: "dogtax.export",
-                object: &object,
-                outcome: &outcome,
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(report)
+        Ok(claims)
     }
 
     fn pain008(
         &self,
         s: &super::register::Setting,
-        debits: &[Claim],
+        debits: &[Debit<'_>],
         due: Date,
+        msg_id: &str,
     ) -> Result<String, AppError> {
         let a = &s.authority;
         let creditor_id: CreditorId = a
@@ -353,15 +703,6 @@ impl App {
                 AppError::BadInput(format!("the bank account in the profile: {e}"))
             })?;
         let now = to_berlin(s.now);
-        let stamp = format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
         let created = format!(
             "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
             now.year(),
@@ -371,9 +712,7 @@ impl App {
             now.minute(),
             now.second()
         );
-        let key = s.tenant.key.as_str();
-        let msg_id = format!("HST-{key}-{stamp}");
-        let sum: Decimal = debits.iter().map(|c| c.amount).sum();
+        let sum: Decimal = debits.iter().map(|d| d.claim.amount).sum();
         let creditor_name = xml(&sepa_text(a.bank_holder.as_deref().unwrap_or(&a.title), 70));
         let agent = |bic: Option<&str>| match bic {
             Some(b) => format!("<FinInstnId><BIC>{}</BIC></FinInstnId>", xml(b)),
@@ -383,13 +722,13 @@ impl App {
         x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         x.push_str("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.008.001.02\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n");
         x.push_str("<CstmrDrctDbtInitn>\n<GrpHdr>\n");
-        x.push_str(&format!("<MsgId>{}</MsgId>\n", xml(&msg_id)));
+        x.push_str(&format!("<MsgId>{}</MsgId>\n", xml(msg_id)));
         x.push_str(&format!("<CreDtTm>{created}</CreDtTm>\n"));
         x.push_str(&format!("<NbOfTxs>{}</NbOfTxs>\n", debits.len()));
         x.push_str(&format!("<CtrlSum>{}</CtrlSum>\n", cents(sum)));
         x.push_str(&format!("<InitgPty><Nm>{creditor_name}</Nm></InitgPty>\n"));
         x.push_str("</GrpHdr>\n<PmtInf>\n");
-        x.push_str(&format!("<PmtInfId>{}-1</PmtInfId>\n", xml(&msg_id)));
+        x.push_str(&format!("<PmtInfId>{}-1</PmtInfId>\n", xml(msg_id)));
         x.push_str("<PmtMtd>DD</PmtMtd>\n<BtchBookg>true</BtchBookg>\n");
         x.push_str(&format!("<NbOfTxs>{}</NbOfTxs>\n", debits.len()));
         x.push_str(&format!("<CtrlSum>{}</CtrlSum>\n", cents(sum)));
@@ -406,19 +745,8 @@ impl App {
             "<CdtrSchmeId><Id><PrvtId><Othr><Id>{}</Id><SchmeNm><Prtry>SEPA</Prtry></SchmeNm></Othr></PrvtId></Id></CdtrSchmeId>\n",
             creditor_id.as_str()
         ));
-        for c in debits {
-            let iban: Iban = c
-                .payment
-                .iban
-                .as_deref()
-                .unwrap_or_default()
-                .parse()
-                .map_err(|e: rathaus_domain::sepa::IbanError| {
-                    AppError::Internal(format!(
-                        "household {}: stored IBAN unusable: {e}",
-                        c.kassenzeichen
-                    ))
-                })?;
+        for d in debits {
+            let c = d.claim;
             let end_to_end = sepa_text(&format!("{}-{}-{}", c.kassenzeichen, c.tag, due), 35);
             let debtor = c
                 .payment
@@ -436,11 +764,8 @@ impl App {
             ));
             x.push_str(&format!(
                 "<DrctDbtTx><MndtRltdInf><MndtId>{}</MndtId><DtOfSgntr>{}</DtOfSgntr></MndtRltdInf></DrctDbtTx>\n",
-                xml(&sepa_text(
-                    c.payment.mandate_reference.as_deref().unwrap_or_default(),
-                    35
-                )),
-                xml(c.payment.mandate_date.as_deref().unwrap_or("2000-01-01"))
+                xml(d.mandate.reference.as_str()),
+                d.mandate.signed_on
             ));
             x.push_str(&format!("<DbtrAgt>{}</DbtrAgt>\n", agent(None)));
             x.push_str(&format!(
@@ -449,7 +774,7 @@ impl App {
             ));
             x.push_str(&format!(
                 "<DbtrAcct><Id><IBAN>{}</IBAN></Id></DbtrAcct>\n",
-                iban.electronic()
+                d.iban.electronic()
             ));
             x.push_str(&format!(
                 "<RmtInf><Ustrd>{}</Ustrd></RmtInf>\n",
@@ -477,5 +802,38 @@ mod tests {
         assert_eq!(csv_field("Müller; Lena"), "\"Müller; Lena\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(german_amount(Decimal::new(1150, 2)), "11,50");
+    }
+
+    fn names(dir: &Path) -> Result<Vec<String>, std::io::Error> {
+        let mut names = std::fs::read_dir(dir)?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<Vec<_>, _>>()?;
+        names.sort();
+        Ok(names)
+    }
+
+    #[test]
+    fn files_carry_their_name_only_when_the_export_completes()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let dir = rathaus_store::testing::TempDir::new()?;
+        let (xml, csv) = (dir.path().join("a.xml"), dir.path().join("b.csv"));
+        let mut files = PendingFiles::default();
+        files.write(&xml, b"<Document/>")?;
+        files.write(&csv, b"x")?;
+        assert_eq!(names(dir.path())?, ["a.xml.part", "b.csv.part"]);
+        // The second rename fails (a directory took the name meanwhile): the first file loses
+        // its name again and nothing that looks complete stays behind.
+        std::fs::create_dir(&csv)?;
+        assert!(files.place().is_err());
+        drop(files);
+        assert_eq!(names(dir.path())?, ["b.csv"]);
+        assert!(csv.is_dir());
+
+        let mut files = PendingFiles::default();
+        files.write(&xml, b"<Document/>")?;
+        files.place()?;
+        files.keep();
+        assert_eq!(std::fs::read(&xml)?, b"<Document/>");
+        Ok(())
     }
 }

@@ -17,7 +17,7 @@ mod seed;
 mod statutes;
 
 pub use assess::{AssessReport, Progress, Quiet};
-pub use export::{ExportReport, validate_pain008_shape};
+pub use export::{EarlierExport, ExportReport, RefusedDebit, validate_pain008_shape};
 pub use facts::{DogFacts, HolderFacts, PaymentFacts, mandate_reference};
 pub use import::ImportReport;
 pub use notice::{NoticeContent, NoticeDog, NoticeKind};
