@@ -46,6 +46,11 @@ const SQLITE: &[Migration] = &[
         name: "dogtax_holder_index",
         sql: include_str!("../migrations/sqlite/0006_dogtax_holder_index.sql"),
     },
+    Migration {
+        version: 8,
+        name: "bank_changes",
+        sql: include_str!("../migrations/sqlite/0008_bank_changes.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -78,6 +83,11 @@ const POSTGRES: &[Migration] = &[
         version: 6,
         name: "dogtax_holder_index",
         sql: include_str!("../migrations/postgres/0006_dogtax_holder_index.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "bank_changes",
+        sql: include_str!("../migrations/postgres/0008_bank_changes.sql"),
     },
 ];
 
