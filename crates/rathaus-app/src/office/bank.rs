@@ -179,7 +179,7 @@ impl App {
             "Guten Tag,\n\n{who_name} hat am {when} vorgeschlagen, die Bankverbindung von {title} zu ändern, die auf jedem Bescheid und GiroCode steht.\n\nbisher: {old}\nneu: {new}\n\nDie Änderung gilt erst, wenn eine zweite Person der Verwaltung sie bestätigt. Prüfen Sie sie vorher auf einem anderen Weg als dieser E-Mail, etwa durch einen Rückruf:\n{link}\n\nWenn Sie diese Änderung nicht erwartet haben, lehnen Sie sie dort ab und sprechen Sie mit {who_name}.\n\nDiese Nachricht wurde automatisch erstellt.",
             who_name = who.display_name,
             when = format_berlin(self.now()),
-            old = masked(&current),
+            old = masked(current),
             new = masked(details),
             link = settings_link(self, tenant),
         );
