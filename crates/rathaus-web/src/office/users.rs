@@ -13,6 +13,7 @@ use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
 use super::cases::{office_error, office_layout};
+use super::settings::suffix;
 use super::{open_settings, settings_form};
 use crate::portal::{Layout, render};
 use crate::{AppState, cookies};
@@ -48,8 +49,6 @@ impl UsersPage {
         r.label_de()
     }
 }
-
-use super::settings::suffix;
 
 async fn page(
     state: &AppState,
