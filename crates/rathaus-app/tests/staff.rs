@@ -28,6 +28,7 @@ async fn accounts_are_created_with_links_and_audited(b: TestBackend) {
         .unwrap();
     assert_eq!(who.tenant_key.as_deref(), Some("12069020"));
     assert_eq!(who.services, vec!["hundesteuer-anmeldung".to_owned()]);
+    let link = link.operator_link().expect("the console gets the link");
     assert!(link.starts_with("http://127.0.0.1:8080/verwaltung/einrichten/"));
     let listed = app.list_staff(Some("12069020")).await.unwrap();
     let me = listed.iter().find(|u| u.id == who.user_id).unwrap();

@@ -10,6 +10,7 @@
 
 pub mod attachments;
 pub mod audit;
+pub mod bank_changes;
 pub mod blobs;
 pub mod cases;
 pub mod casework;

@@ -52,6 +52,11 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0007_index_keys.sql"),
     },
     Migration {
+        version: 8,
+        name: "bank_changes",
+        sql: include_str!("../migrations/sqlite/0008_bank_changes.sql"),
+    },
+    Migration {
         version: 9,
         name: "dogtax_export_ledger",
         sql: include_str!("../migrations/sqlite/0009_dogtax_export_ledger.sql"),
@@ -93,6 +98,11 @@ const POSTGRES: &[Migration] = &[
         version: 7,
         name: "index_keys",
         sql: include_str!("../migrations/postgres/0007_index_keys.sql"),
+    },
+    Migration {
+        version: 8,
+        name: "bank_changes",
+        sql: include_str!("../migrations/postgres/0008_bank_changes.sql"),
     },
     Migration {
         version: 9,

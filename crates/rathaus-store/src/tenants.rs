@@ -235,6 +235,21 @@ pub async fn set_enabled(
     Ok(n > 0)
 }
 
+/// A tenant's profile read inside a write transaction (locked on PostgreSQL), for a change that
+/// keeps the rest of it as it is now rather than as a page showed it earlier.
+pub async fn profile_for_update(tx: &mut Tx, key: &TenantKey) -> Result<TenantProfile, StoreError> {
+    let sql = match tx.dialect() {
+        crate::Dialect::Sqlite => "SELECT profile FROM tenants WHERE key = $1",
+        crate::Dialect::Postgres => "SELECT profile FROM tenants WHERE key = $1 FOR UPDATE",
+    };
+    let row = tx
+        .fetch_optional(sql, args![key.as_str()])
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    serde_json::from_str(&row.text("profile")?)
+        .map_err(|e| StoreError::Decode(format!("tenant profile: {e}")))
+}
+
 pub async fn set_profile(
     tx: &mut Tx,
     key: &TenantKey,

@@ -138,6 +138,8 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
         .unwrap();
     let mut auditor = Browser::new(&router);
     let path = link
+        .operator_link()
+        .unwrap()
         .strip_prefix(&app.config.public_url)
         .unwrap()
         .to_owned();
@@ -270,6 +272,18 @@ async fn every_office_route_refuses_everyone_it_should(b: TestBackend) {
             "/verwaltung/einstellungen/leistungen/maengelmelder?kommune=12060181".into(),
             "settings",
             vec![("offered", "ja")],
+        ),
+        (
+            "POST",
+            "/verwaltung/einstellungen/bankverbindung/x/bestaetigen?kommune=12060181".into(),
+            "settings",
+            vec![],
+        ),
+        (
+            "POST",
+            "/verwaltung/einstellungen/bankverbindung/x/ablehnen?kommune=12060181".into(),
+            "settings",
+            vec![],
         ),
         (
             "GET",

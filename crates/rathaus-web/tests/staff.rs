@@ -488,6 +488,8 @@ async fn enrolment_link_works_once_and_reset_keeps_the_second_factor(b: TestBack
         .await
         .unwrap();
     let path = link
+        .operator_link()
+        .unwrap()
         .strip_prefix(&app.config.public_url)
         .unwrap()
         .to_owned();
@@ -575,6 +577,8 @@ async fn enrolment_link_works_once_and_reset_keeps_the_second_factor(b: TestBack
     // A reset: the new password takes effect only with a code from the enrolled app.
     let link = app.reset_staff(&Actor::Cli, &who.user_id).await.unwrap();
     let path = link
+        .operator_link()
+        .unwrap()
         .strip_prefix(&app.config.public_url)
         .unwrap()
         .to_owned();

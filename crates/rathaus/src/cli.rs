@@ -462,9 +462,10 @@ async fn user(cmd: UserCommand, app: App) -> Result<ExitCode, AppError> {
             };
             let name =
                 name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
-            let (who, link) = app
+            let (who, delivery) = app
                 .add_staff(&Actor::Cli, tenant.as_ref(), role, &email, &name, &services)
                 .await?;
+            let link = operator_link(delivery)?;
             eprintln!(
                 "created account {} ({}{}); send this one-time link to the person (valid 7 days):",
                 who.user_id,
@@ -526,16 +527,23 @@ async fn user(cmd: UserCommand, app: App) -> Result<ExitCode, AppError> {
             );
         }
         UserCommand::Reset { id, second_factor } => {
-            let link = if second_factor {
+            let link = operator_link(if second_factor {
                 app.reset_staff_second_factor(&Actor::Cli, &id).await?
             } else {
                 app.reset_staff(&Actor::Cli, &id).await?
-            };
+            })?;
             eprintln!("one-time link for account {id} (valid 7 days):");
             println!("{link}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The console is the operator's channel for one-time links: it prints them.
+fn operator_link(delivery: rathaus_app::staff::LinkDelivery) -> Result<String, AppError> {
+    delivery
+        .operator_link()
+        .ok_or_else(|| AppError::Internal("the link was mailed instead of printed".into()))
 }
 
 async fn demo_banner(

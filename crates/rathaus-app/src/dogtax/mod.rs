@@ -20,6 +20,7 @@ pub use assess::{AssessReport, Progress, Quiet};
 pub use export::{EarlierExport, ExportReport, RefusedDebit, validate_pain008_shape};
 pub use facts::{DogFacts, HolderFacts, PaymentFacts, mandate_reference};
 pub use import::ImportReport;
+pub(crate) use notice::masked_iban;
 pub use notice::{NoticeContent, NoticeDog, NoticeKind};
 pub use statutes::{QuoteError, StatuteSet};
 /// Calendar dates of the dog-tax interfaces (due dates, dates of issue).

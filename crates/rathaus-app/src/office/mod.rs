@@ -4,6 +4,7 @@
 //! municipalities) and of the services assigned to them. Every read of a case and every change
 //! is written to the audit log and to the case's access log, which the citizen sees.
 
+pub mod bank;
 pub mod cases;
 pub mod inbox;
 pub mod search;

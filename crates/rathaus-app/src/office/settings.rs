@@ -1,6 +1,7 @@
 //! A municipality's settings, kept by its tenant admin (or the operator): contact data, office
 //! hours, bank account and creditor id, letterhead and logo, and the services it offers with
-//! their parameters and the four-eyes rule.
+//! their parameters and the four-eyes rule. Changes of the bank account and creditor id wait for
+//! a second person's confirmation ([`super::bank`]); everything else takes effect at once.
 
 use rathaus_domain::sepa::{CreditorId, Iban};
 use rathaus_domain::service::definition::ParameterKind;
@@ -8,10 +9,12 @@ use rathaus_domain::service::{ServiceDefinition, Text};
 use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_domain::tenant::{BankAccount, Tenant, TenantProfile};
 use rathaus_store::audit::{NewAuditEntry, append};
+use rathaus_store::tenants::{profile_for_update, set_profile};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
 use super::actor;
+use super::bank::{ALREADY_WAITING, BankDetails};
 use crate::{App, AppError};
 
 /// A service in the settings: its definition and how this municipality offers it.
@@ -86,6 +89,13 @@ fn opt(s: &str) -> Option<String> {
 /// Field errors of the profile form: (field, message).
 pub type FormErrors = Vec<(&'static str, String)>;
 
+/// What saving the profile did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProfileSaved {
+    /// The bank details changed: the change waits for a second person's confirmation.
+    pub bank_change_waiting: bool,
+}
+
 impl App {
     /// The tenant whose settings `who` may manage: their own as tenant admin; any as operator.
     pub async fn settings_tenant(
@@ -150,13 +160,14 @@ impl App {
         Ok(out)
     }
 
-    /// Validates and saves the profile; on errors nothing changes.
+    /// Validates and saves the profile; on errors nothing changes. Changed bank details are not
+    /// saved but proposed: they wait for a second person's confirmation.
     pub async fn save_profile(
         &self,
         who: &StaffIdentity,
         tenant: &Tenant,
         f: &ProfileForm,
-    ) -> Result<Result<(), FormErrors>, AppError> {
+    ) -> Result<Result<ProfileSaved, FormErrors>, AppError> {
         let mut errors: FormErrors = Vec::new();
         let iban = match opt(&f.iban) {
             None => None,
@@ -204,24 +215,81 @@ impl App {
         if !errors.is_empty() {
             return Ok(Err(errors));
         }
-        let mut profile = tenant.profile.clone();
+        let details = BankDetails {
+            bank: iban.map(|iban| BankAccount {
+                holder: f.bank_holder.trim().to_owned(),
+                iban,
+                bic: opt(&f.bic),
+                bank_name: opt(&f.bank_name),
+            }),
+            creditor_id,
+        };
+        let already_waiting = self
+            .store
+            .pending_bank_change(tenant.key.as_str())
+            .await?
+            .is_some();
+        let mut tx = self.store.begin().await?;
+        // The profile as it is now, not as the form showed it: a change confirmed meanwhile stays.
+        let mut profile = profile_for_update(&mut tx, &tenant.key).await?;
+        let current = BankDetails {
+            bank: profile.bank.clone(),
+            creditor_id: profile.creditor_id.clone(),
+        };
+        let bank_changed = details != current;
+        if bank_changed && already_waiting {
+            return Ok(Err(vec![("iban", ALREADY_WAITING.into())]));
+        }
         profile.address = lines(&f.address);
         profile.phone = opt(&f.phone);
         profile.email = email;
         profile.website = website;
         profile.office_hours = lines(&f.office_hours);
-        profile.bank = iban.map(|iban| BankAccount {
-            holder: f.bank_holder.trim().to_owned(),
-            iban,
-            bic: opt(&f.bic),
-            bank_name: opt(&f.bank_name),
-        });
-        profile.creditor_id = creditor_id;
         profile.signature = lines(&f.signature);
         profile.example_data = false;
-        self.set_tenant_profile(&actor(who), &tenant.key, &profile)
-            .await?;
-        Ok(Ok(()))
+        set_profile(&mut tx, &tenant.key, &profile, self.now()).await?;
+        self.audit_profile(&mut tx, who, tenant).await?;
+        if bank_changed {
+            match self
+                .propose_bank_change(&mut tx, who, tenant, &current, &details)
+                .await
+            {
+                Ok(()) => {}
+                // Proposed by someone else a moment ago: nothing of this form is saved.
+                Err(AppError::Conflict(m)) => return Ok(Err(vec![("iban", m)])),
+                Err(e) => return Err(e),
+            }
+        }
+        tx.commit().await?;
+        if bank_changed {
+            self.mail.wake();
+        }
+        Ok(Ok(ProfileSaved {
+            bank_change_waiting: bank_changed,
+        }))
+    }
+
+    async fn audit_profile(
+        &self,
+        tx: &mut rathaus_store::Tx,
+        who: &StaffIdentity,
+        tenant: &Tenant,
+    ) -> Result<(), AppError> {
+        let actor = actor(who).audit_name();
+        let object = format!("tenant:{}", tenant.key);
+        append(
+            tx,
+            &NewAuditEntry {
+                at: self.now(),
+                actor: &actor,
+                tenant: Some(tenant.key.as_str()),
+                action: "tenant.profile",
+                object: &object,
+                outcome: "ok",
+            },
+        )
+        .await?;
+        Ok(())
     }
 
     /// Stores a logo (PNG, at most 500 kB), cleaned of metadata.
@@ -237,10 +305,12 @@ impl App {
             Err(e) => return Ok(Err(e.message_de())),
         };
         let key = self.store.put_logo(tenant.key.as_str(), png).await?;
-        let mut profile = tenant.profile.clone();
+        let mut tx = self.store.begin().await?;
+        let mut profile = profile_for_update(&mut tx, &tenant.key).await?;
         profile.logo_blob = Some(key);
-        self.set_tenant_profile(&actor(who), &tenant.key, &profile)
-            .await?;
+        set_profile(&mut tx, &tenant.key, &profile, self.now()).await?;
+        self.audit_profile(&mut tx, who, tenant).await?;
+        tx.commit().await?;
         Ok(Ok(()))
     }
 

@@ -9,6 +9,7 @@
 mod auth;
 pub mod demo;
 mod http;
+mod link_mail;
 pub mod oidc;
 pub mod throttle;
 
@@ -23,7 +24,9 @@ use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::staff::{NewStaff, StaffAccount};
 use tokio::sync::Semaphore;
 
+use crate::mail::enqueue_email;
 use crate::{Actor, App, AppError};
+use link_mail::{LinkPurpose, link_email};
 
 pub use auth::{CodeStep, PendingStage, SignInError, SignedIn, qr_svg_data_uri, safe_next};
 pub use rathaus_store::staff::INSTALLATION_SCOPE;
@@ -37,6 +40,39 @@ pub const LINK_VALIDITY: time::Duration = time::Duration::days(7);
 
 /// The product's name, refused inside passwords like the municipality's.
 pub const PRODUCT_NAME: &str = "rathaus";
+
+/// Where a one-time enrolment or reset link went. Whoever holds the link can take the account
+/// over, so it reaches only the person it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkDelivery {
+    /// Sent by e-mail to the account's own address (an administrator's action in the office,
+    /// who is told only that it was sent).
+    Mailed,
+    /// The operator's console (`rathaus user add|reset`) prints it: the channel for a
+    /// municipality's first administrator and for the operator's own accounts.
+    ForOperator(String),
+}
+
+impl LinkDelivery {
+    /// The link, where it was handed to the operator.
+    pub fn operator_link(self) -> Option<String> {
+        match self {
+            LinkDelivery::Mailed => None,
+            LinkDelivery::ForOperator(link) => Some(link),
+        }
+    }
+}
+
+/// Links are printed only for the operator's console; any account in the office gets them mailed.
+fn mails_links(actor: &Actor) -> bool {
+    matches!(actor, Actor::Staff(_))
+}
+
+fn operator_accounts_by_cli() -> AppError {
+    AppError::BadInput(
+        "Konten des Betriebs erhalten ihren Link über die Konsole (rathaus user add / rathaus user reset).".into(),
+    )
+}
 
 /// An account as shown to administrators (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,9 +287,10 @@ impl App {
         }
     }
 
-    /// Creates an account and returns it with its one-time enrolment link (valid for
-    /// [`LINK_VALIDITY`]). Operator accounts (`tenant` None) have the role OperatorAdmin, and only
-    /// they do.
+    /// Creates an account with a one-time enrolment link (valid for [`LINK_VALIDITY`]): mailed to
+    /// the new account's address when an account in the office creates it, handed back for the
+    /// operator's console otherwise. Operator accounts (`tenant` None) have the role
+    /// OperatorAdmin, and only they do.
     pub async fn add_staff(
         &self,
         actor: &Actor,
@@ -262,7 +299,7 @@ impl App {
         email: &str,
         name: &str,
         services: &[String],
-    ) -> Result<(StaffIdentity, String), AppError> {
+    ) -> Result<(StaffIdentity, LinkDelivery), AppError> {
         let email = normalise_email(email)?;
         let name = check_name(name)?;
         match (tenant, role) {
@@ -299,6 +336,9 @@ impl App {
         };
         let tenant_key = tenant.map(|t| t.key.as_str());
         self.may_manage(actor, tenant_key, role).await?;
+        if mails_links(actor) && tenant.is_none() {
+            return Err(operator_accounts_by_cli());
+        }
         if self.store.staff_by_email(&email).await?.is_some() {
             return Err(AppError::Conflict(
                 "Es gibt bereits ein Konto mit dieser E-Mail-Adresse.".into(),
@@ -344,7 +384,26 @@ impl App {
             &format!("ok: role {}", role.code()),
         )
         .await?;
+        let link = self.enrolment_link(&token);
+        let delivery = match tenant {
+            Some(t) if mails_links(actor) => {
+                let mail = link_email(
+                    &email,
+                    &name,
+                    &t.title(),
+                    LinkPurpose::Enrol,
+                    &link,
+                    self.now() + LINK_VALIDITY,
+                );
+                enqueue_email(self, &mut tx, t.key.as_str(), None, &mail).await?;
+                LinkDelivery::Mailed
+            }
+            _ => LinkDelivery::ForOperator(link),
+        };
         tx.commit().await?;
+        if delivery == LinkDelivery::Mailed {
+            self.mail.wake();
+        }
         let who = StaffIdentity {
             user_id: id,
             tenant_key: tenant_key.map(str::to_owned),
@@ -352,7 +411,7 @@ impl App {
             display_name: name,
             services,
         };
-        Ok((who, self.enrolment_link(&token)))
+        Ok((who, delivery))
     }
 
     /// The accounts of one tenant, or all accounts of the installation (`None`).
@@ -439,7 +498,11 @@ impl App {
     /// A new one-time link with which the person sets a new password. The second factor stays:
     /// the reset completes only with a code from the enrolled authenticator. An account that was
     /// never enrolled gets a fresh enrolment link instead.
-    pub async fn reset_staff(&self, actor: &Actor, user_id: &str) -> Result<String, AppError> {
+    pub async fn reset_staff(
+        &self,
+        actor: &Actor,
+        user_id: &str,
+    ) -> Result<LinkDelivery, AppError> {
         self.new_link(actor, user_id, false).await
     }
 
@@ -450,17 +513,28 @@ impl App {
         &self,
         actor: &Actor,
         user_id: &str,
-    ) -> Result<String, AppError> {
+    ) -> Result<LinkDelivery, AppError> {
         self.new_link(actor, user_id, true).await
     }
 
+    /// A new one-time link, delivered as [`LinkDelivery`] says.
     async fn new_link(
         &self,
         actor: &Actor,
         user_id: &str,
         second_factor: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<LinkDelivery, AppError> {
         let account = self.managed_account(actor, user_id).await?;
+        // In the office the link goes to the account's own address, under its municipality.
+        let mail_to = if mails_links(actor) {
+            let key = account
+                .tenant_key
+                .as_deref()
+                .ok_or_else(operator_accounts_by_cli)?;
+            Some(crate::tenants::resolve(self, key).await?)
+        } else {
+            None
+        };
         let token = new_token(self.rng.as_ref())?;
         let mut tx = self.store.begin().await?;
         self.store
@@ -493,8 +567,30 @@ impl App {
             "ok",
         )
         .await?;
+        let link = self.enrolment_link(&token);
+        let Some(tenant) = mail_to else {
+            tx.commit().await?;
+            return Ok(LinkDelivery::ForOperator(link));
+        };
+        let purpose = if !account.is_enrolled() {
+            LinkPurpose::Enrol
+        } else if second_factor {
+            LinkPurpose::SecondFactor
+        } else {
+            LinkPurpose::Reset
+        };
+        let mail = link_email(
+            &account.email,
+            &account.name,
+            &tenant.title(),
+            purpose,
+            &link,
+            self.now() + LINK_VALIDITY,
+        );
+        enqueue_email(self, &mut tx, tenant.key.as_str(), None, &mail).await?;
         tx.commit().await?;
-        Ok(self.enrolment_link(&token))
+        self.mail.wake();
+        Ok(LinkDelivery::Mailed)
     }
 }
 

@@ -1,5 +1,6 @@
 //! Settings of a municipality (tenant admin; the operator for any municipality) and the audit
-//! log (auditor / data-protection officer).
+//! log (auditor / data-protection officer). A change of the bank details waits on the page for a
+//! second person to confirm or reject it.
 
 use askama::Template;
 use axum::Router;
@@ -7,10 +8,12 @@ use axum::extract::{Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use rathaus_app::AppError;
+use rathaus_app::office::bank::{BankDecision, BankDetails, PendingBankChange};
 use rathaus_app::office::settings::{ProfileForm, ServiceSetting};
 use rathaus_domain::localtime::{format_berlin, from_unix_ms};
 use rathaus_domain::service::definition::ParameterKind;
-use rathaus_domain::staff::{Role, StaffIdentity};
+use rathaus_domain::staff::StaffIdentity;
 use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
@@ -27,6 +30,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route(
             "/verwaltung/einstellungen/leistungen/{service}",
             post(save_service),
+        )
+        .route(
+            "/verwaltung/einstellungen/bankverbindung/{id}/{action}",
+            post(decide_bank_change),
         )
         .route("/verwaltung/protokoll", get(audit_log))
         .route("/{slug}/logo.png", get(public_logo))
@@ -48,8 +55,68 @@ struct SettingsPage {
     services: Vec<ServiceSetting>,
     csrf: String,
     suffix: String,
-    saved: bool,
+    /// What was just done: a heading and, where needed, a sentence more.
+    saved: Option<(&'static str, &'static str)>,
     has_logo: bool,
+    pending: Option<BankChangeView>,
+}
+
+/// A waiting change of the bank details: who proposed it when, and each detail before and after.
+struct BankChangeView {
+    id: String,
+    proposed_by: String,
+    proposed_at: String,
+    by_viewer: bool,
+    needs_second_admin: bool,
+    /// (label, now, proposed, differs)
+    rows: Vec<(&'static str, String, String, bool)>,
+}
+
+impl BankChangeView {
+    fn new(p: PendingBankChange) -> BankChangeView {
+        fn rows(d: &BankDetails) -> [String; 5] {
+            let b = d.bank.as_ref();
+            [
+                b.map(|b| b.holder.clone()).unwrap_or_default(),
+                b.map(|b| grouped(&b.iban)).unwrap_or_default(),
+                b.and_then(|b| b.bic.clone()).unwrap_or_default(),
+                b.and_then(|b| b.bank_name.clone()).unwrap_or_default(),
+                d.creditor_id.clone().unwrap_or_default(),
+            ]
+        }
+        let labels = [
+            "Kontoinhaber",
+            "IBAN",
+            "BIC",
+            "Bank",
+            "Gläubiger-Identifikationsnummer",
+        ];
+        let (now, new) = (rows(&p.current), rows(&p.details));
+        BankChangeView {
+            rows: labels
+                .iter()
+                .zip(now.into_iter().zip(new))
+                .map(|(l, (a, b))| {
+                    let differs = a != b;
+                    (*l, a, b, differs)
+                })
+                .collect(),
+            id: p.id,
+            proposed_by: p.proposed_by,
+            proposed_at: format_berlin(p.proposed_at),
+            by_viewer: p.by_viewer,
+            needs_second_admin: p.needs_second_admin,
+        }
+    }
+}
+
+/// An IBAN in groups of four, as people read it aloud to check it.
+fn grouped(iban: &str) -> String {
+    iban.as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 impl SettingsPage {
@@ -64,12 +131,38 @@ impl SettingsPage {
     }
 }
 
-/// `?kommune=…` for the operator, who manages every municipality.
-fn suffix(who: &StaffIdentity, tenant: &Tenant) -> String {
-    if who.role == Role::OperatorAdmin {
-        format!("?kommune={}", tenant.key)
-    } else {
+/// `?kommune=…` on every form of a page that is not the viewer's own municipality: the
+/// operator's, and an Amt's administration keeping a member's settings.
+pub(crate) fn suffix(who: &StaffIdentity, tenant: &Tenant) -> String {
+    if who.tenant_key.as_deref() == Some(tenant.key.as_str()) {
         String::new()
+    } else {
+        format!("?kommune={}", tenant.key)
+    }
+}
+
+/// The settings page's address with a note of what was just done.
+fn settings_after(who: &StaffIdentity, tenant: &Tenant, done: &str) -> String {
+    let suffix = suffix(who, tenant);
+    let sep = if suffix.is_empty() { "?" } else { "&" };
+    format!("/verwaltung/einstellungen{suffix}{sep}gespeichert={done}")
+}
+
+fn saved_note(done: Option<&str>) -> Option<(&'static str, &'static str)> {
+    match done? {
+        "bank" => Some((
+            "Gespeichert",
+            "Die neue Bankverbindung gilt erst, wenn eine zweite Person der Verwaltung sie bestätigt. Bis dahin stehen auf Bescheiden und GiroCodes die bisherigen Angaben.",
+        )),
+        "bestaetigt" => Some((
+            "Neue Bankverbindung bestätigt",
+            "Sie gilt ab sofort für neue Bescheide und GiroCodes. Alle Verwaltungskonten wurden per E-Mail benachrichtigt.",
+        )),
+        "abgelehnt" => Some((
+            "Änderung der Bankverbindung verworfen",
+            "Es bleibt bei der bisherigen Bankverbindung.",
+        )),
+        _ => Some(("Gespeichert", "")),
     }
 }
 
@@ -80,11 +173,15 @@ async fn render_settings(
     tenant: Tenant,
     form: Option<ProfileForm>,
     errors: Vec<(&'static str, String)>,
-    saved: bool,
+    saved: Option<(&'static str, &'static str)>,
 ) -> Response {
     let layout = office_layout(state, headers, who, "/verwaltung/einstellungen").await;
     let services = match state.app.service_settings(&tenant).await {
         Ok(s) => s,
+        Err(e) => return office_error(e, layout),
+    };
+    let pending = match state.app.pending_bank_change(who, &tenant).await {
+        Ok(p) => p.map(BankChangeView::new),
         Err(e) => return office_error(e, layout),
     };
     let (csrf, cookie) = cookies::csrf_token(state, headers);
@@ -102,6 +199,7 @@ async fn render_settings(
         services,
         csrf,
         saved,
+        pending,
         layout,
     };
     let mut r = (status, render(&page)).into_response();
@@ -127,7 +225,7 @@ async fn settings_page(
         t,
         None,
         Vec::new(),
-        w.gespeichert.is_some(),
+        saved_note(w.gespeichert.as_deref()),
     )
     .await
 }
@@ -165,19 +263,16 @@ async fn save_profile(
         signature: g("signature"),
     };
     match state.app.save_profile(&who, &tenant, &form).await {
-        Ok(Ok(())) => {
-            let sep = if suffix(&who, &tenant).is_empty() {
-                "?"
+        Ok(Ok(saved)) => {
+            let done = if saved.bank_change_waiting {
+                "bank"
             } else {
-                "&"
+                "1"
             };
-            crate::redirect::see_other(&format!(
-                "/verwaltung/einstellungen{}{sep}gespeichert=1",
-                suffix(&who, &tenant)
-            ))
+            crate::redirect::see_other(&settings_after(&who, &tenant, done))
         }
         Ok(Err(errors)) => {
-            render_settings(&state, &headers, &who, tenant, Some(form), errors, false).await
+            render_settings(&state, &headers, &who, tenant, Some(form), errors, None).await
         }
         Err(e) => office_error(e, layout),
     }
@@ -222,7 +317,7 @@ async fn save_logo(
                 tenant,
                 None,
                 vec![("logo", m)],
-                false,
+                None,
             )
             .await
         }
@@ -266,10 +361,74 @@ async fn save_service(
             suffix(&who, &tenant)
         )),
         Ok(Err(errors)) => {
-            render_settings(&state, &headers, &who, tenant, None, errors, false).await
+            render_settings(&state, &headers, &who, tenant, None, errors, None).await
         }
         Err(e) => office_error(e, layout),
     }
+}
+
+async fn decide_bank_change(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(w): Query<Which>,
+    Path((id, action)): Path<(String, String)>,
+    request: Request,
+) -> Response {
+    let (who, layout, tenant, _input) = match settings_form(
+        &state,
+        &headers,
+        w.kommune.as_deref(),
+        request,
+        "/verwaltung/einstellungen",
+    )
+    .await
+    {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (decision, done) = match action.as_str() {
+        "bestaetigen" => (BankDecision::Confirm, "bestaetigt"),
+        "ablehnen" => (BankDecision::Reject, "abgelehnt"),
+        _ => return office_error(AppError::NotFound("no such action".into()), layout),
+    };
+    match state
+        .app
+        .decide_bank_change(&who, &tenant, &id, decision)
+        .await
+    {
+        Ok(()) => crate::redirect::see_other(&settings_after(&who, &tenant, done)),
+        Err(AppError::Forbidden(m)) => {
+            refused_decision(&state, &headers, &who, tenant, m, StatusCode::FORBIDDEN).await
+        }
+        Err(AppError::Conflict(m)) => {
+            refused_decision(&state, &headers, &who, tenant, m, StatusCode::CONFLICT).await
+        }
+        Err(e) => office_error(e, layout),
+    }
+}
+
+/// A refused decision (one's own change, or one already decided): said on the settings page,
+/// next to the change.
+async fn refused_decision(
+    state: &AppState,
+    headers: &HeaderMap,
+    who: &StaffIdentity,
+    tenant: Tenant,
+    message: String,
+    status: StatusCode,
+) -> Response {
+    let mut r = render_settings(
+        state,
+        headers,
+        who,
+        tenant,
+        None,
+        vec![("bankverbindung", message)],
+        None,
+    )
+    .await;
+    *r.status_mut() = status;
+    r
 }
 
 async fn public_logo(State(state): State<AppState>, Path(slug): Path<String>) -> Response {

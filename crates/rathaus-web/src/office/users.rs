@@ -13,6 +13,7 @@ use rathaus_domain::tenant::Tenant;
 use serde::Deserialize;
 
 use super::cases::{office_error, office_layout};
+use super::settings::suffix;
 use super::{open_settings, settings_form};
 use crate::portal::{Layout, render};
 use crate::{AppState, cookies};
@@ -38,20 +39,14 @@ struct UsersPage {
     csrf: String,
     suffix: String,
     error: Option<String>,
-    link: Option<(String, String)>,
+    /// Whom a one-time link was just e-mailed to: (name, address). The page never shows the
+    /// link itself: whoever holds it can take the account over.
+    sent: Option<(String, String)>,
 }
 
 impl UsersPage {
     fn role_label(&self, r: &Role) -> &'static str {
         r.label_de()
-    }
-}
-
-fn suffix(who: &StaffIdentity, tenant: &Tenant) -> String {
-    if who.role == Role::OperatorAdmin {
-        format!("?kommune={}", tenant.key)
-    } else {
-        String::new()
     }
 }
 
@@ -61,7 +56,7 @@ async fn page(
     who: &StaffIdentity,
     tenant: Tenant,
     error: Option<String>,
-    link: Option<(String, String)>,
+    sent: Option<(String, String)>,
 ) -> Response {
     let layout = office_layout(state, headers, who, "/verwaltung/benutzer").await;
     let users = match state.app.list_staff(Some(tenant.key.as_str())).await {
@@ -90,7 +85,7 @@ async fn page(
             services,
             csrf,
             error,
-            link,
+            sent,
             layout,
         }),
     )
@@ -158,14 +153,15 @@ async fn add_user(
         .add_staff(&actor, Some(&tenant), role, &email, &name, &services)
         .await
     {
-        Ok((added, link)) => {
+        Ok((added, _mailed)) => {
+            let to = rathaus_app::staff::normalise_email(&email).unwrap_or(email);
             page(
                 &state,
                 &headers,
                 &who,
                 tenant,
                 None,
-                Some((added.display_name, link)),
+                Some((added.display_name, to)),
             )
             .await
         }
@@ -199,18 +195,18 @@ async fn user_action(
         Err(r) => return r,
     };
     // The account must belong to the tenant on this page; others look like unknown ones.
-    let belongs = state
+    let account = state
         .app
         .list_staff(Some(tenant.key.as_str()))
         .await
-        .map(|users| users.iter().any(|u| u.id == id))
-        .unwrap_or(false);
-    if !belongs {
+        .ok()
+        .and_then(|users| users.into_iter().find(|u| u.id == id));
+    let Some(account) = account else {
         return office_error(
             AppError::NotFound("no such account".into()),
             office_layout(&state, &headers, &who, "/verwaltung").await,
         );
-    }
+    };
     let actor = Actor::Staff(who.user_id.clone());
     let result = match action.as_str() {
         "sperren" => state
@@ -232,9 +228,9 @@ async fn user_action(
         _ => Err(AppError::NotFound("no such action".into())),
     };
     match result {
-        Ok(link) => {
-            let link = link.map(|l| ("das Konto".to_owned(), l));
-            page(&state, &headers, &who, tenant, None, link).await
+        Ok(mailed) => {
+            let sent = mailed.map(|_| (account.name, account.email));
+            page(&state, &headers, &who, tenant, None, sent).await
         }
         Err(AppError::BadInput(m) | AppError::Conflict(m)) => {
             page(&state, &headers, &who, tenant, Some(m), None).await
