@@ -15,12 +15,15 @@ use tower::ServiceExt;
 
 pub struct Browser {
     router: Router,
-    cookies: HashMap<String, String>,
+    pub cookies: HashMap<String, String>,
+    /// The client address the requests come from.
+    pub peer: SocketAddr,
 }
 
 pub struct Page {
     pub status: StatusCode,
     pub location: Option<String>,
+    pub headers: axum::http::HeaderMap,
     pub body: String,
 }
 
@@ -33,25 +36,34 @@ impl Page {
 
 impl Browser {
     pub fn new(router: &Router) -> Browser {
+        Browser::from_address(router, "192.0.2.20:40000")
+    }
+
+    /// A browser whose requests come from `peer` (`address:port`).
+    pub fn from_address(router: &Router, peer: &str) -> Browser {
         Browser {
             router: router.clone(),
             cookies: HashMap::new(),
+            peer: peer.parse().unwrap(),
         }
     }
 
-    pub async fn send(&mut self, mut req: Request<Body>) -> Page {
-        let cookie = self
-            .cookies
+    /// The `cookie` header this browser would send.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
-            .join("; ");
+            .join("; ")
+    }
+
+    pub async fn send(&mut self, mut req: Request<Body>) -> Page {
+        let cookie = self.cookie_header();
         if !cookie.is_empty() {
             req.headers_mut().insert("cookie", cookie.parse().unwrap());
         }
-        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(
-            "192.0.2.20:40000".parse().unwrap(),
-        ));
+        req.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(self.peer));
         let res = self.router.clone().oneshot(req).await.unwrap();
         for c in res.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap();
@@ -68,10 +80,12 @@ impl Browser {
             .headers()
             .get("location")
             .map(|l| l.to_str().unwrap().to_owned());
+        let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         Page {
             status,
             location,
+            headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
         }
     }
@@ -87,6 +101,22 @@ impl Browser {
             Request::post(path)
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// A multipart form with files, as a browser posts it.
+    pub async fn post_files(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        files: &[(&str, &str, &[u8])],
+    ) -> Page {
+        self.send(
+            Request::post(path)
+                .header("content-type", MULTIPART_TYPE)
+                .body(Body::from(multipart_body(form, files)))
                 .unwrap(),
         )
         .await
@@ -123,4 +153,70 @@ impl Browser {
             .await;
         assert_eq!(r.location.as_deref(), Some("/verwaltung"), "{}", r.body);
     }
+}
+
+/// The content type of [`multipart_body`].
+pub const MULTIPART_TYPE: &str = "multipart/form-data; boundary=B0undary";
+
+/// A multipart/form-data body with text fields and files.
+pub fn multipart_body(form: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (k, v) in form {
+        body.extend_from_slice(
+            format!("--B0undary\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (field, name, bytes) in files {
+        body.extend_from_slice(
+            format!("--B0undary\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--B0undary--\r\n");
+    body
+}
+
+/// A valid 1×1 PNG with a tEXt chunk of `text_len` bytes (metadata that must be stripped).
+pub fn png_with_text(text_len: usize) -> Vec<u8> {
+    png_with_comment(&vec![b'x'; text_len.saturating_sub(8)])
+}
+
+/// A valid 1×1 PNG whose tEXt chunk "Comment" holds `comment`.
+pub fn png_with_comment(comment: &[u8]) -> Vec<u8> {
+    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        let mut c = kind.to_vec();
+        c.extend_from_slice(data);
+        out.extend_from_slice(&c);
+        out.extend_from_slice(&crc32(&c).to_be_bytes());
+    }
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for b in data {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    0xedb8_8320 ^ (crc >> 1)
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let mut text = b"Comment\0".to_vec();
+    text.extend_from_slice(comment);
+    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+    chunk(&mut out, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]);
+    chunk(&mut out, b"tEXt", &text);
+    chunk(
+        &mut out,
+        b"IDAT",
+        &[0x78, 0x9c, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01],
+    );
+    chunk(&mut out, b"IEND", &[]);
+    out
 }
