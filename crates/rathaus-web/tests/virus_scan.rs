@@ -14,7 +14,9 @@ use axum::Router;
 use axum::http::StatusCode;
 use common::{Browser, png_with_comment, png_with_text};
 use rathaus_app::clamd::ClamdUrl;
+use rathaus_app::office::inbox::InboxQuery;
 use rathaus_app::testing::{TestApp, TestBackend, demo_app};
+use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_store::contract_tests;
 
 const BASE: &str = "/panketal/maengelmelder";
@@ -200,7 +202,146 @@ async fn an_unreachable_scanner_refuses_every_upload(backend: TestBackend) {
     assert_eq!(staged(&h), 0);
 }
 
+/// The part of `body` after `start`, up to the next quote.
+fn attribute_after<'a>(body: &'a str, start: &str) -> &'a str {
+    body.split(start).nth(1).unwrap().split('"').next().unwrap()
+}
+
+async fn an_answer_to_the_office_with_malware_is_refused(backend: TestBackend) {
+    let Some(url) = clamd() else { return };
+    let Some(h) = harness(backend, url).await else {
+        return;
+    };
+    // A citizen reports a defect without a photo …
+    let mut b = at_photo_step(&h).await;
+    let csrf = b.get(PHOTO_STEP).await.csrf().unwrap();
+    let r = b
+        .post(PHOTO_STEP, &[("csrf", &csrf), ("action", "continue")])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let path = format!("{BASE}/schritt/kontakt");
+    let csrf = b.get(&path).await.csrf().unwrap();
+    let r = b
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("email", "erika@example.org"),
+                ("privacy_ack", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/panketal/maengelmelder/pruefen")
+    );
+    let csrf = b.get(&format!("{BASE}/pruefen")).await.csrf().unwrap();
+    let r = b
+        .post(&format!("{BASE}/absenden"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let conf = b.get(&format!("{BASE}/bestaetigung")).await;
+    let status_link = format!(
+        "/panketal/vorgang/{}",
+        attribute_after(&conf.body, "href=\"/panketal/vorgang/")
+    );
+    let reference = "MM-2026-000001";
+    assert!(conf.body.contains(reference));
+
+    // … the office asks for one …
+    let app = &h.t.app;
+    let clerk = StaffIdentity {
+        user_id: "clerk-pk".into(),
+        tenant_key: Some("12060181".into()),
+        role: Role::Clerk,
+        display_name: "clerk-pk".into(),
+        services: vec![],
+    };
+    let inbox = app
+        .inbox(
+            &clerk,
+            &InboxQuery {
+                q: Some(reference.into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let id = inbox.items[0].id.clone();
+    let version = app.open_case(&clerk, &id).await.unwrap().case.version;
+    app.assign_case(&clerk, &id, version, true).await.unwrap();
+    let version = app.open_case(&clerk, &id).await.unwrap().case.version;
+    app.ask_citizen(&clerk, &id, version, "Haben Sie ein Foto?")
+        .await
+        .unwrap();
+
+    // … and the answer brings malware: refused on the status page, the question stays open.
+    let mut page = b.get(&status_link).await;
+    while let Some(to) = page.location.clone() {
+        page = b.get(&to).await;
+    }
+    assert!(page.body.contains("Haben Sie ein Foto?"), "{}", page.body);
+    let action = attribute_after(&page.body, "method=\"post\" action=\"").to_owned();
+    let csrf = page.csrf().unwrap();
+    let r = b
+        .post_files(
+            &action,
+            &[("csrf", &csrf), ("answer", "Hier ist das Foto")],
+            &[("files", "foto.png", &png_with_comment(EICAR))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(
+        r.body.contains("In der Datei wurde Schadsoftware gefunden"),
+        "{}",
+        r.body
+    );
+    let case = app.open_case(&clerk, &id).await.unwrap();
+    assert_eq!(case.case.status, "waiting_for_citizen");
+    assert!(
+        app.store
+            .case_attachments("12060181", &id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let audit = app
+        .store
+        .audit_entries(Some("12060181"), Some(&format!("case:{reference}")), 20)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "upload.malware" && e.outcome.contains("Eicar-Test-Signature")),
+        "{audit:?}"
+    );
+    assert_eq!(staged(&h), 0);
+
+    // A clean photo is taken.
+    let r = b
+        .post_files(
+            &action,
+            &[("csrf", &csrf), ("answer", "Hier ist das Foto")],
+            &[("files", "foto.png", &png_with_text(100))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let case = app.open_case(&clerk, &id).await.unwrap();
+    assert_ne!(case.case.status, "waiting_for_citizen");
+    assert_eq!(
+        app.store
+            .case_attachments("12060181", &id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(staged(&h), 0);
+}
+
 contract_tests!(
     malware_is_refused_next_to_the_field_and_clean_files_pass,
     an_unreachable_scanner_refuses_every_upload,
+    an_answer_to_the_office_with_malware_is_refused,
 );
