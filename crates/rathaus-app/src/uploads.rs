@@ -38,14 +38,6 @@ impl StagingFile {
         Ok(())
     }
 
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub async fn finish(mut self) -> io::Result<StagedFile> {
         self.file.flush().await?;
         Ok(StagedFile {

@@ -469,7 +469,45 @@ async fn a_large_upload_is_received_into_a_temporary_file(backend: TestBackend) 
     assert!(staged(&h).is_empty(), "the temporary file is gone");
 }
 
+async fn only_files_may_be_large(backend: TestBackend) {
+    let Some(h) = harness(backend, |_| {}).await else {
+        return;
+    };
+    let mut b = at_photo_step(&h, "198.51.100.7:5000").await;
+    let csrf = b.get(PHOTO_STEP).await.csrf().unwrap();
+    let long = "x".repeat(2 * 1024 * 1024);
+    // Two megabytes of text, plain or beside a file, are more than any form needs.
+    let r = b
+        .post(
+            PHOTO_STEP,
+            &[("csrf", &csrf), ("action", "continue"), ("other", &long)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let r = b
+        .post_files(
+            PHOTO_STEP,
+            &[("csrf", &csrf), ("action", "upload"), ("other", &long)],
+            &[("photos", "IMG.PNG", &png_with_text(100))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(draft_files(&h, &b).await, 0);
+    assert!(staged(&h).is_empty());
+    // The same photo with an ordinary form is taken.
+    let r = b
+        .post_files(
+            PHOTO_STEP,
+            &[("csrf", &csrf), ("action", "upload")],
+            &[("photos", "IMG.PNG", &png_with_text(100))],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(draft_files(&h, &b).await, 1);
+}
+
 contract_tests!(
+    only_files_may_be_large,
     starting_drafts_beyond_the_client_limit_is_refused,
     save_mails_beyond_the_client_limit_are_refused_and_none_is_queued,
     the_overall_mail_bound_holds_with_client_limits_off,

@@ -49,15 +49,23 @@ pub(crate) async fn read_upload_form(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
+    // Only files may be large: text, in a plain form or beside the files, stays within the
+    // limit of every other form (the route's larger limit exists for the files alone).
+    let text_limit = state.web.max_body_bytes;
     if !is_multipart {
+        let too_large = |_| UploadRefusal::Status(StatusCode::PAYLOAD_TOO_LARGE);
+        let bytes = axum::body::to_bytes(request.into_body(), text_limit)
+            .await
+            .map_err(too_large)?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|_| UploadRefusal::Status(StatusCode::BAD_REQUEST))?;
         return Ok(UploadForm {
-            input: crate::forms::urlencoded(request)
-                .await
-                .map_err(UploadRefusal::Status)?,
+            input: FormInput::new(pairs),
             files: Vec::new(),
             _slot: None,
         });
     }
+    let mut text_left = text_limit;
     let status = |e: axum::extract::multipart::MultipartError| UploadRefusal::Status(e.status());
     let mut mp = Multipart::from_request(request, &())
         .await
@@ -68,7 +76,16 @@ pub(crate) async fn read_upload_form(
     while let Some(mut field) = mp.next_field().await.map_err(status)? {
         let name = field.name().unwrap_or("").to_owned();
         let Some(file_name) = field.file_name().map(str::to_owned) else {
-            pairs.push((name, field.text().await.map_err(status)?));
+            let mut text = Vec::new();
+            while let Some(chunk) = field.chunk().await.map_err(status)? {
+                text_left = text_left
+                    .checked_sub(chunk.len())
+                    .ok_or(UploadRefusal::Status(StatusCode::PAYLOAD_TOO_LARGE))?;
+                text.extend_from_slice(&chunk);
+            }
+            let text = String::from_utf8(text)
+                .map_err(|_| UploadRefusal::Status(StatusCode::BAD_REQUEST))?;
+            pairs.push((name, text));
             continue;
         };
         // An empty file input is sent with neither name nor content: no file, no slot taken.
