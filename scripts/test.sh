@@ -26,7 +26,7 @@ apt_install() {
     || { apt-get update -q >/dev/null && apt-get install -y -q "${missing[@]}" >/dev/null; }
 }
 
-apt_install "postgresql:/usr/lib/postgresql" "sqlite3:sqlite3" "chromium:/usr/bin/chromium" "poppler-utils:pdftotext" "zbar-tools:zbarimg"
+apt_install "postgresql:/usr/lib/postgresql" "sqlite3:sqlite3" "chromium:/usr/bin/chromium" "poppler-utils:pdftotext" "zbar-tools:zbarimg" "clamav-daemon:/usr/sbin/clamd"
 
 log "installing front-end packages (npm ci)"
 npm ci --prefix web --no-audit --no-fund --loglevel=error >/dev/null
@@ -44,11 +44,12 @@ fi
 export RATHAUS_TEST_PYTHON="$RATHAUS_E2E_PYTHON" RATHAUS_TEST_REQUIRE_SMTP=1 RATHAUS_TEST_REQUIRE_SEPA=1
 export RATHAUS_TEST_REQUIRE_PDF_TOOLS=1   # pdftotext, pdftoppm, zbarimg: installed above, so never skipped
 
-log "starting a throwaway PostgreSQL"
+log "starting a throwaway PostgreSQL and a ClamAV daemon"
+trap 'scripts/pg-test-cluster.sh stop; scripts/clamd-test.sh stop' EXIT
 eval "$(scripts/pg-test-cluster.sh start)"
-trap 'scripts/pg-test-cluster.sh stop' EXIT
-export RATHAUS_TEST_POSTGRES_URL
-export RATHAUS_TEST_REQUIRE_POSTGRES=1 RATHAUS_TEST_REQUIRE_ASSETS=1 RATHAUS_TEST_REQUIRE_OIDC=1
+eval "$(scripts/clamd-test.sh start)"
+export RATHAUS_TEST_POSTGRES_URL RATHAUS_TEST_CLAMD_URL
+export RATHAUS_TEST_REQUIRE_POSTGRES=1 RATHAUS_TEST_REQUIRE_ASSETS=1 RATHAUS_TEST_REQUIRE_OIDC=1 RATHAUS_TEST_REQUIRE_CLAMD=1
 
 log "format and lints"
 cargo fmt --all -- --check

@@ -6,7 +6,7 @@ use rathaus_domain::localtime::{berlin_date, format_berlin, from_unix_ms};
 use rathaus_domain::service::flow::{Position, SummarySection, schema_mismatch_message, summary};
 use rathaus_domain::service::{Context, FieldError, FieldKind, FormInput, Lang, Text, apply_step};
 use rathaus_domain::tenant::Tenant;
-use rathaus_domain::upload::{FileKind, check_upload, display_name};
+use rathaus_domain::upload::{FileKind, UploadError, check_upload, display_name};
 use rathaus_store::attachments::{Attachment, NewAttachment};
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{Case, CaseEvent, NewCase, NewCaseEvent, next_reference_number};
@@ -17,6 +17,7 @@ use time::Duration;
 
 use crate::mail::{Email, enqueue_email};
 use crate::services::OfferedService;
+use crate::uploads::{ScanRefusal, StagedFile};
 use crate::{App, AppError};
 
 /// An open draft with everything needed to show and change it.
@@ -390,15 +391,15 @@ impl App {
         .await
     }
 
-    /// Checks, cleans and stores an uploaded file for an attachment field of the current step.
+    /// Scans, checks, cleans and stores an uploaded file for an attachment field of the current
+    /// step.
     pub async fn upload(
         &self,
         s: &DraftSession,
         pos: &Position,
-        field_name: &str,
-        file_name: &str,
-        bytes: &[u8],
+        file: &StagedFile,
     ) -> Result<(), FieldError> {
+        let field_name = file.field.as_str();
         let def = &s.service.definition;
         let Position::Step {
             step: step_id,
@@ -445,21 +446,33 @@ impl App {
             .iter()
             .filter_map(|a| FileKind::from_code(a))
             .collect();
-        let (kind, clean) = check_upload(bytes, &allowed, field.max_bytes.unwrap_or(10_000_000))
-            .map_err(|e| FieldError {
-                field: field.name.clone(),
-                message: Text::new(
-                    format!("„{}“: {}", label(Lang::De), e.message(Lang::De, &allowed)),
-                    format!("“{}”: {}", label(Lang::En), e.message(Lang::En, &allowed)),
-                    format!(
-                        "Die Datei bei „{}“ geht nicht. {}",
-                        label(Lang::Ls),
-                        e.message(Lang::Ls, &allowed)
-                    ),
+        let refused = |e: UploadError| FieldError {
+            field: field.name.clone(),
+            message: Text::new(
+                format!("„{}“: {}", label(Lang::De), e.message(Lang::De, &allowed)),
+                format!("“{}”: {}", label(Lang::En), e.message(Lang::En, &allowed)),
+                format!(
+                    "Die Datei bei „{}“ geht nicht. {}",
+                    label(Lang::Ls),
+                    e.message(Lang::Ls, &allowed)
                 ),
-            })?;
+            ),
+        };
+        let max_bytes = field.max_bytes.unwrap_or(10_000_000);
+        // Size first, from the staged file: an oversized file is never read or sent to clamd.
+        size_check(file, max_bytes).map_err(&refused)?;
+        let object = format!("draft:{}", s.draft.id);
+        self.scan_staged(file, s.tenant.key.as_str(), &object)
+            .await
+            .map_err(|r| scan_refused(&field.name, &r, &label))?;
+        let (_permit, bytes) = self
+            .read_staged(file)
+            .await
+            .map_err(|e| internal_error(&e))?;
+        let (kind, clean) = check_upload(&bytes, &allowed, max_bytes).map_err(&refused)?;
+        drop(bytes);
         let id = new_record_id(self.rng.as_ref()).map_err(|e| internal_error(&e.into()))?;
-        let name = display_name(file_name, kind);
+        let name = display_name(&file.file_name, kind);
         let mut ids = current;
         ids.push(Value::String(id.clone()));
         let mut new = s.draft.data.clone();
@@ -917,7 +930,7 @@ impl App {
         tenant: &Tenant,
         token: &str,
         text: &str,
-        files: &[(String, Vec<u8>)],
+        files: &[StagedFile],
     ) -> Result<(), FieldError> {
         let msg = |de: &str, en: &str, ls: &str| FieldError {
             field: "answer".into(),
@@ -962,14 +975,28 @@ impl App {
                 ),
             });
         }
+        let refused = |e: UploadError| FieldError {
+            field: "files".into(),
+            message: Text::new(e.message_de(), e.to_string(), e.message_de()),
+        };
+        let object = format!("case:{}", st.case.reference);
         let mut cleaned = Vec::new();
-        for (name, bytes) in files {
-            let (kind, clean) =
-                check_upload(bytes, &FileKind::ALL, 10_000_000).map_err(|e| FieldError {
-                    field: "files".into(),
-                    message: Text::new(e.message_de(), e.to_string(), e.message_de()),
+        for file in files {
+            size_check(file, 10_000_000).map_err(refused)?;
+            self.scan_staged(file, &st.case.tenant_key, &object)
+                .await
+                .map_err(|r| {
+                    scan_refused("files", &r, &|l| {
+                        Text::new("Dateien", "Files", "Dateien").get(l).to_owned()
+                    })
                 })?;
-            cleaned.push((display_name(name, kind), kind, clean));
+            let (_permit, bytes) = self
+                .read_staged(file)
+                .await
+                .map_err(|e| internal_error(&e))?;
+            let (kind, clean) =
+                check_upload(&bytes, &FileKind::ALL, 10_000_000).map_err(refused)?;
+            cleaned.push((display_name(&file.file_name, kind), kind, clean));
         }
         let case = &st.case;
         let from = rathaus_domain::casework::CaseStatus::from_code(&case.status)
@@ -1066,6 +1093,36 @@ impl App {
         Ok((doc, bytes))
     }
 
+    /// The virus scan of a staged upload; a detection is audit-logged against `object` (the
+    /// draft or case), naming the signature, never the file.
+    async fn scan_staged(
+        &self,
+        file: &StagedFile,
+        tenant_key: &str,
+        object: &str,
+    ) -> Result<(), ScanRefusal> {
+        let refusal = match self.scan_upload(file).await {
+            Ok(()) => return Ok(()),
+            Err(r) => r,
+        };
+        if let ScanRefusal::Infected(signature) = &refusal {
+            let outcome = format!("refused: malware {signature}");
+            if let Err(e) = self
+                .audit(
+                    &crate::Actor::Citizen,
+                    Some(tenant_key),
+                    "upload.malware",
+                    object,
+                    &outcome,
+                )
+                .await
+            {
+                tracing::error!(error = %e, "could not audit-log a refused upload");
+            }
+        }
+        Err(refusal)
+    }
+
     /// Deletes drafts that were not changed within their lifetime, with their files.
     pub async fn expire_drafts(&self) -> Result<u64, AppError> {
         let mut tx = self.store.begin().await?;
@@ -1096,6 +1153,58 @@ impl App {
 
     pub fn case_submitted_at(case: &Case) -> String {
         format_berlin(from_unix_ms(case.submitted_at_ms))
+    }
+}
+
+/// Empty and oversized files are refused by the staged file's size, before anything reads them.
+fn size_check(file: &StagedFile, max_bytes: u64) -> Result<(), UploadError> {
+    if file.is_empty() {
+        return Err(UploadError::Empty);
+    }
+    if file.len() > max_bytes {
+        return Err(UploadError::TooLarge {
+            size: file.len(),
+            max: max_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// The message next to the field when the virus scan refused a file.
+fn scan_refused(field: &str, refusal: &ScanRefusal, label: &dyn Fn(Lang) -> String) -> FieldError {
+    let message = match refusal {
+        ScanRefusal::Infected(_) => Text::new(
+            format!(
+                "„{}“: In der Datei wurde Schadsoftware gefunden. Die Datei wurde nicht angenommen. Bitte prüfen Sie Ihr Gerät mit einem Virenschutzprogramm und laden Sie eine andere Datei hoch.",
+                label(Lang::De)
+            ),
+            format!(
+                "“{}”: Malware was found in the file, so it was not accepted. Please check your device with an anti-virus program and upload another file.",
+                label(Lang::En)
+            ),
+            format!(
+                "Die Datei bei „{}“ geht nicht. In der Datei ist ein Computer-Virus. Bitte laden Sie eine andere Datei hoch.",
+                label(Lang::Ls)
+            ),
+        ),
+        ScanRefusal::Unavailable => Text::new(
+            format!(
+                "„{}“: Die Datei kann gerade nicht auf Schadsoftware geprüft werden und wurde deshalb nicht angenommen. Bitte versuchen Sie es in einigen Minuten noch einmal.",
+                label(Lang::De)
+            ),
+            format!(
+                "“{}”: The file cannot be checked for malware just now, so it was not accepted. Please try again in a few minutes.",
+                label(Lang::En)
+            ),
+            format!(
+                "Die Datei bei „{}“ geht gerade nicht. Bitte versuchen Sie es später noch einmal.",
+                label(Lang::Ls)
+            ),
+        ),
+    };
+    FieldError {
+        field: field.to_owned(),
+        message,
     }
 }
 

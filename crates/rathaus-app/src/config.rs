@@ -51,6 +51,16 @@ pub struct Config {
     pub trusted_proxies: Vec<IpNet>,
     /// Staff sign-in through the operator's OpenID Connect provider, if configured.
     pub oidc: Option<OidcConfig>,
+    /// Per client address and kind of public action (starting a draft, uploading a file, the
+    /// dog-tax quote API; a quarter of it for save-and-continue e-mails), per minute; 0 turns
+    /// every per-client limit off.
+    pub public_rate_limit_per_minute: u32,
+    /// Save-and-continue e-mails the whole node sends per hour, whoever asks.
+    pub resume_mails_per_hour: u32,
+    /// Uploads received at the same time; more are answered with 503.
+    pub uploads_in_flight: u32,
+    /// ClamAV's daemon, which scans every upload before it is accepted.
+    pub clamd_url: Option<crate::clamd::ClamdUrl>,
     /// Cost of new password hashes; only test installations lower it (not a setting).
     pub password_cost: rathaus_crypto::password::HashCost,
 }
@@ -149,6 +159,10 @@ struct FileConfig {
     oidc_client_id: Option<String>,
     oidc_client_secret: Option<String>,
     oidc_mfa_acr: Option<String>,
+    public_rate_limit_per_minute: Option<u32>,
+    resume_mails_per_hour: Option<u32>,
+    uploads_in_flight: Option<u32>,
+    clamd_url: Option<String>,
 }
 
 /// Every setting with its environment variable, default and meaning, for `--help` and the README.
@@ -254,6 +268,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "oidc_mfa_acr",
         "none",
         "comma-separated acr values meaning a multi-factor login (then no TOTP code is asked)",
+    ),
+    (
+        "public_rate_limit_per_minute",
+        "20",
+        "per client address and minute: drafts started, files uploaded, dog-tax quotes (save-and-continue e-mails: a quarter); 0 turns these limits off",
+    ),
+    (
+        "resume_mails_per_hour",
+        "500",
+        "save-and-continue e-mails sent per hour in all, whoever asks",
+    ),
+    (
+        "uploads_in_flight",
+        "16",
+        "uploads received at the same time; more are answered with 503 and Retry-After",
+    ),
+    (
+        "clamd_url",
+        "none",
+        "ClamAV daemon that scans every upload: tcp://host:port or unix:///path/to/clamd.ctl",
     ),
 ];
 
@@ -435,6 +469,31 @@ impl Config {
                 ));
             }
         };
+        let public_rate_limit_per_minute = match var("public_rate_limit_per_minute") {
+            Some(v) => parse_num("public_rate_limit_per_minute", &v)?,
+            None => file_cfg.public_rate_limit_per_minute.unwrap_or(20),
+        };
+        let resume_mails_per_hour = match var("resume_mails_per_hour") {
+            Some(v) => parse_num("resume_mails_per_hour", &v)?,
+            None => file_cfg.resume_mails_per_hour.unwrap_or(500),
+        };
+        let uploads_in_flight = match var("uploads_in_flight") {
+            Some(v) => parse_num("uploads_in_flight", &v)?,
+            None => file_cfg.uploads_in_flight.unwrap_or(16),
+        };
+        if uploads_in_flight == 0 {
+            return Err(AppError::BadInput(format!(
+                "{}: must be at least 1",
+                env_name("uploads_in_flight")
+            )));
+        }
+        let clamd_url = var("clamd_url")
+            .or(file_cfg.clamd_url)
+            .map(|raw| {
+                crate::clamd::ClamdUrl::parse(&raw)
+                    .map_err(|e| AppError::BadInput(format!("{}: {e}", env_name("clamd_url"))))
+            })
+            .transpose()?;
         let public_url = var("public_url")
             .or(file_cfg.public_url)
             .unwrap_or_else(|| format!("http://{listen}"))
@@ -470,6 +529,10 @@ impl Config {
             session_absolute_hours,
             trusted_proxies,
             oidc,
+            public_rate_limit_per_minute,
+            resume_mails_per_hour,
+            uploads_in_flight,
+            clamd_url,
         })
     }
 
@@ -498,6 +561,10 @@ impl Config {
             session_absolute_hours: 10,
             trusted_proxies: Vec::new(),
             oidc: None,
+            public_rate_limit_per_minute: 20,
+            resume_mails_per_hour: 500,
+            uploads_in_flight: 16,
+            clamd_url: None,
         }
     }
 }
@@ -574,6 +641,40 @@ mod tests {
             vec![("RATHAUS_SESSION_IDLE_MINUTES", "0")],
         ] {
             assert!(Config::load(None, &env(&bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn abuse_limits_and_the_virus_scanner_parse() {
+        let c = Config::load(None, &HashMap::new()).unwrap();
+        assert_eq!(c.public_rate_limit_per_minute, 20);
+        assert_eq!((c.resume_mails_per_hour, c.uploads_in_flight), (500, 16));
+        assert!(c.clamd_url.is_none());
+        let c = Config::load(
+            None,
+            &env(&[
+                ("RATHAUS_PUBLIC_RATE_LIMIT_PER_MINUTE", "0"),
+                ("RATHAUS_UPLOADS_IN_FLIGHT", "4"),
+                ("RATHAUS_CLAMD_URL", "unix:///run/clamav/clamd.ctl"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.public_rate_limit_per_minute, c.uploads_in_flight),
+            (0, 4)
+        );
+        assert_eq!(
+            c.clamd_url.unwrap().to_string(),
+            "unix:///run/clamav/clamd.ctl"
+        );
+        for bad in [
+            ("RATHAUS_UPLOADS_IN_FLIGHT", "0"),
+            ("RATHAUS_PUBLIC_RATE_LIMIT_PER_MINUTE", "viele"),
+            ("RATHAUS_CLAMD_URL", "http://127.0.0.1:3310"),
+            ("RATHAUS_CLAMD_URL", "tcp://127.0.0.1"),
+        ] {
+            let e = Config::load(None, &env(&[bad])).unwrap_err();
+            assert!(e.to_string().contains(bad.0), "{e}");
         }
     }
 

@@ -164,6 +164,7 @@ pub async fn open(
         config: Arc::new(config),
         definitions: Arc::default(),
         mail: crate::mail::MailWaker::new(),
+        upload_checks: Arc::new(tokio::sync::Semaphore::new(crate::uploads::CHECKS_AT_ONCE)),
     };
     let added = app.sync_shipped_services().await?;
     if !added.is_empty() {

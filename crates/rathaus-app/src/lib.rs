@@ -4,6 +4,7 @@
 //! changes state writes its audit entry in the same transaction as the change.
 
 pub mod citizen;
+pub mod clamd;
 pub mod clock;
 pub mod computed;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod services;
 pub mod staff;
 pub mod tenants;
 pub mod testing;
+pub mod uploads;
 
 use std::sync::Arc;
 
@@ -63,6 +65,8 @@ pub struct App {
     pub definitions: Arc<services::DefinitionCache>,
     /// Wakes the e-mail worker after a commit that queued mail.
     pub mail: mail::MailWaker,
+    /// Uploads read into memory for checking at the same time (see [`uploads`]).
+    pub upload_checks: Arc<tokio::sync::Semaphore>,
 }
 
 impl App {

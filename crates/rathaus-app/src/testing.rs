@@ -115,7 +115,7 @@ pub async fn set_dogtax_mandate_date(
     payment.mandate_date = date.map(str::to_owned);
     let payment =
         serde_json::to_value(&payment).map_err(|e| crate::AppError::Internal(e.to_string()))?;
-    let index = holder.index(&app.holder_index_secret()?, tenant_key)?;
+    let index = holder.index(app.holder_index_key(tenant_key).await?.secret(), tenant_key)?;
     let mut tx = app.store.begin().await?;
     app.store
         .update_dogtax_household(

@@ -157,15 +157,11 @@ async fn register_two_dogs(
         errors.iter().any(|e| e.field == "reason_proof"),
         "{errors:?}"
     );
-    app.upload(
-        &s,
-        &step("hund", Some(1)),
-        "reason_proof",
-        "tierheim.pdf",
-        PROOF_PDF,
-    )
-    .await
-    .unwrap();
+    let file = app
+        .stage_bytes("reason_proof", "tierheim.pdf", PROOF_PDF)
+        .await
+        .unwrap();
+    app.upload(&s, &step("hund", Some(1)), &file).await.unwrap();
     s = reopen(app, &s).await;
     answer(app, &mut s, step("hund", Some(1)), &luna).await;
     let next = app
@@ -592,15 +588,13 @@ async fn registration_decision_and_deregistration_make_the_register_and_notices(
         ],
     )
     .await;
-    app.upload(
-        &s,
-        &step("abmeldung", None),
-        "proof",
-        "tierarzt.pdf",
-        PROOF_PDF,
-    )
-    .await
-    .unwrap();
+    let file = app
+        .stage_bytes("proof", "tierarzt.pdf", PROOF_PDF)
+        .await
+        .unwrap();
+    app.upload(&s, &step("abmeldung", None), &file)
+        .await
+        .unwrap();
     s = reopen(app, &s).await;
     answer(
         app,

@@ -189,14 +189,10 @@ async fn a_clerk_asks_the_citizen_answers_the_clerk_decides(b: TestBackend) {
             .all(|e| e.kind != "note" && e.kind != "assign")
     );
     let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n".to_vec();
-    app.answer_question(
-        &panketal,
-        &sub.status_token,
-        "Gegenüber Nummer 12",
-        &[("Foto.pdf".into(), pdf)],
-    )
-    .await
-    .unwrap();
+    let file = app.stage_bytes("files", "Foto.pdf", &pdf).await.unwrap();
+    app.answer_question(&panketal, &sub.status_token, "Gegenüber Nummer 12", &[file])
+        .await
+        .unwrap();
     assert!(
         app.answer_question(&panketal, &sub.status_token, "noch mal", &[])
             .await

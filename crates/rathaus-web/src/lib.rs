@@ -5,6 +5,7 @@
 
 mod api;
 mod assets;
+mod client;
 mod cookies;
 mod error;
 mod forms;
@@ -13,6 +14,7 @@ mod i18n;
 mod middleware;
 mod office;
 mod portal;
+mod ratelimit;
 mod redirect;
 mod state;
 

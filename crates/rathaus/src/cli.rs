@@ -635,6 +635,15 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("listening on http://{local}");
     tracing::info!(address = %local, "listening");
+    if let Some(url) = &app.config.clamd_url {
+        match rathaus_app::clamd::Clamd::new(url.clone()).ping().await {
+            Ok(()) => tracing::info!(clamd = %url, "uploads are scanned for malware"),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "the virus scanner does not answer; uploads are refused until it does"
+            ),
+        }
+    }
     let state = rathaus_web::AppState::new(app.clone(), assets);
     let router = rathaus_web::router(state.clone());
     rathaus_app::mail::describe_metrics();
@@ -680,13 +689,19 @@ async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, App
         .map_err(|e| AppError::Unavailable(format!("cannot listen on {addr}: {e}")))
 }
 
-/// Periodic work of a running server: deleting expired drafts.
+/// Periodic work of a running server: deleting expired drafts, and uploads a crash left behind
+/// half-received (a request runs minutes at most; an hour leaves every live one alone).
 async fn housekeeping(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         match app.expire_drafts().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(drafts = n, "deleted expired drafts"),
             Err(e) => tracing::warn!(error = %e, "could not delete expired drafts"),
+        }
+        match app.sweep_staged_uploads(Duration::from_secs(3600)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "deleted abandoned upload files"),
+            Err(e) => tracing::warn!(error = %e, "could not delete abandoned upload files"),
         }
         tokio::select! {
             _ = stop.changed() => break,

@@ -2,38 +2,32 @@
 //! municipality's statute. Public and rate-limited per client address; the same request and
 //! response JSON as `rathaus dogtax quote`.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
-
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rathaus_app::dogtax::{self, QuoteError};
 
 use super::problem;
-use super::ratelimit::RateLimiter;
 use crate::AppState;
+use crate::client::client_of;
+use crate::ratelimit::{Class, retry_after_seconds};
 
 pub(crate) async fn quote(
     State(state): State<AppState>,
     Path(ags): Path<String>,
     request: Request,
 ) -> Response {
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
-    if let Some(limiter) = request.extensions().get::<Arc<RateLimiter>>()
-        && let Err(wait) = limiter.check(client, Instant::now())
-    {
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    // Per node: a cluster of n nodes lets a client through n times as often. Good enough
+    // against a script hammering one node; not a quota.
+    let client = client_of(&state, request.extensions(), request.headers());
+    if let Err(wait) = state.limits.check(Class::Quote, client) {
+        let seconds = retry_after_seconds(wait);
         let mut response = problem(&dogtax::problem(
             429,
             &format!("too many requests from this address; try again in {seconds} s"),
             &[],
         ));
-        if let Ok(v) = HeaderValue::from_str(&seconds.max(1).to_string()) {
+        if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, v);
         }
         return response;

@@ -1,27 +1,16 @@
 //! The REST API (`/api/v1/…`): JSON in, JSON out, errors as RFC 9457 problem details.
 
 mod dogtax;
-mod ratelimit;
 
-use std::sync::Arc;
-
+use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use axum::{Extension, Router};
 
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    // One limiter per router, i.e. per node: a cluster of n nodes lets a client through n times
-    // as often. Good enough against a script hammering one node; not a quota.
-    let quote_limit = Arc::new(ratelimit::RateLimiter::new(
-        ratelimit::QUOTE_BURST,
-        ratelimit::QUOTE_REFILL,
-    ));
-    Router::new()
-        .route("/tenants/{ags}/dog-tax/quote", post(dogtax::quote))
-        .layer(Extension(quote_limit))
+    Router::new().route("/tenants/{ags}/dog-tax/quote", post(dogtax::quote))
 }
 
 /// The API's description (OpenAPI 3.1), at `/api/openapi.json`. Written by hand next to the

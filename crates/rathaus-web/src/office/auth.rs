@@ -4,11 +4,8 @@
 //! `__Host-rh_staff` (Secure, HttpOnly, SameSite=Strict, Path=/, no Domain: the `__Host-` prefix
 //! makes browsers enforce exactly that). Pages of the back office call [`require_staff`].
 
-use std::net::{IpAddr, SocketAddr};
-
 use askama::Template;
-use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, Request, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -21,6 +18,7 @@ use rathaus_domain::staff::{Role, StaffIdentity};
 use serde::Deserialize;
 
 use crate::AppState;
+use crate::client::ClientAddr;
 use crate::cookies;
 use crate::error::PageError;
 use crate::i18n;
@@ -134,60 +132,6 @@ pub(crate) async fn require_staff(
     }
     let here = headers.get(PATH_HEADER).and_then(|v| v.to_str().ok());
     Err(see_other(&sign_in_url(here)))
-}
-
-/// The client's address: the TCP peer, or the address a trusted reverse proxy reports in
-/// `X-Forwarded-For` (the rightmost entry that is not itself a trusted proxy).
-pub(crate) struct ClientAddr(pub Option<IpAddr>);
-
-impl FromRequestParts<AppState> for ClientAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        Ok(ClientAddr(client_address(
-            peer,
-            &parts.headers,
-            &state.app.config.trusted_proxies,
-        )))
-    }
-}
-
-fn client_address(
-    peer: Option<IpAddr>,
-    headers: &HeaderMap,
-    trusted: &[rathaus_app::config::IpNet],
-) -> Option<IpAddr> {
-    let is_trusted = |ip: IpAddr| trusted.iter().any(|n| n.contains(ip));
-    let mut addr = peer?;
-    if !is_trusted(addr) {
-        return Some(addr);
-    }
-    let hops: Vec<&str> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .collect();
-    for hop in hops.iter().rev() {
-        match hop.parse::<IpAddr>() {
-            Ok(ip) => {
-                addr = ip;
-                if !is_trusted(ip) {
-                    break;
-                }
-            }
-            Err(_) => break,
-        }
-    }
-    Some(addr)
 }
 
 // ---- pages ----
@@ -871,33 +815,6 @@ async fn oidc_callback(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rathaus_app::config::IpNet;
-
-    #[test]
-    fn forwarded_for_is_believed_only_from_trusted_proxies() {
-        let trusted = vec![IpNet::parse("10.0.0.0/8").unwrap()];
-        let mut h = HeaderMap::new();
-        h.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("203.0.113.9, 198.51.100.7, 10.1.1.1"),
-        );
-        let peer = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-        assert_eq!(
-            client_address(peer("10.0.0.2"), &h, &trusted),
-            peer("198.51.100.7"),
-            "the rightmost untrusted hop"
-        );
-        assert_eq!(
-            client_address(peer("192.0.2.5"), &h, &trusted),
-            peer("192.0.2.5"),
-            "an untrusted peer's header is ignored"
-        );
-        assert_eq!(client_address(None, &h, &trusted), None);
-        assert_eq!(
-            client_address(peer("10.0.0.2"), &HeaderMap::new(), &trusted),
-            peer("10.0.0.2")
-        );
-    }
 
     #[test]
     fn sign_in_links_keep_only_local_paths() {

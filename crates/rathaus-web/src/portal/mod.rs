@@ -3,6 +3,7 @@
 mod fields;
 mod service;
 mod status;
+mod uploads;
 
 pub(crate) use fields::size_label;
 pub(crate) use service::UPLOAD_BODY_LIMIT;

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,9 +18,12 @@ use rathaus_domain::tenant::Tenant;
 use time::Duration;
 
 use super::fields::{self, FieldView, Source};
+use super::uploads::{UploadRefusal, read_upload_form};
 use super::{Layout, MessagePage, render};
+use crate::client::{ClientAddr, client_of};
 use crate::cookies::{self, DRAFT_COOKIE};
 use crate::error::PageError;
+use crate::ratelimit::{Class, UPLOADS_BUSY_RETRY, retry_after_seconds, wait_text};
 use crate::redirect::see_other;
 use crate::{AppState, i18n};
 
@@ -161,15 +164,76 @@ async fn draft_ctx(
 }
 
 fn message_page(c: &Ctx, status: StatusCode, heading: &str, text: &str, link: &str) -> Response {
+    notice_page(c, status, heading, c.layout.t(text), link, None)
+}
+
+/// A page that says why something was refused, with `Retry-After` when waiting helps.
+fn notice_page(
+    c: &Ctx,
+    status: StatusCode,
+    heading: &str,
+    text: String,
+    link: &str,
+    retry_after: Option<std::time::Duration>,
+) -> Response {
     let l = &c.layout;
     let page = MessagePage {
         heading: l.t(heading),
-        text: l.t(text),
+        text,
         link: link.to_owned(),
         link_text: l.t("service.back_to_form"),
         layout: l.clone(),
     };
-    (status, render(&page)).into_response()
+    let mut r = (status, render(&page)).into_response();
+    if let Some(wait) = retry_after {
+        set_retry_after(&mut r, wait);
+    }
+    r
+}
+
+fn set_retry_after(r: &mut Response, wait: std::time::Duration) {
+    if let Ok(v) = header::HeaderValue::from_str(&retry_after_seconds(wait).to_string()) {
+        r.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+}
+
+/// The page for a form with files that was not accepted; nothing of it was stored.
+fn upload_refused(c: &Ctx, refusal: UploadRefusal, back: &str) -> Response {
+    let lang = c.layout.lang;
+    match refusal {
+        UploadRefusal::Status(status) => status.into_response(),
+        UploadRefusal::Busy => notice_page(
+            c,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upload.busy_title",
+            i18n::tf(
+                lang,
+                "upload.busy",
+                &[("wait", &wait_text(lang, UPLOADS_BUSY_RETRY))],
+            ),
+            back,
+            Some(UPLOADS_BUSY_RETRY),
+        ),
+        UploadRefusal::TooMany(wait) => notice_page(
+            c,
+            StatusCode::TOO_MANY_REQUESTS,
+            "limit.title",
+            i18n::tf(lang, "upload.too_many", &[("wait", &wait_text(lang, wait))]),
+            back,
+            Some(wait),
+        ),
+        UploadRefusal::Failed(e) => {
+            tracing::error!(error = %e, "receiving an upload failed");
+            notice_page(
+                c,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upload.failed_title",
+                i18n::t(lang, "upload.failed"),
+                back,
+                Some(UPLOADS_BUSY_RETRY),
+            )
+        }
+    }
 }
 
 fn csrf_refused(c: &Ctx, service: &str) -> Response {
@@ -290,6 +354,7 @@ async fn start_draft(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((slug, service)): Path<(String, String)>,
+    ClientAddr(client): ClientAddr,
     request: Request,
 ) -> Response {
     let c = match ctx(
@@ -310,6 +375,17 @@ async fn start_draft(
     };
     if !cookies::csrf_ok(&state, &headers, input.get("csrf")) {
         return csrf_refused(&c, &service);
+    }
+    if let Err(wait) = state.limits.check(Class::DraftStart, client) {
+        let lang = c.layout.lang;
+        return notice_page(
+            &c,
+            StatusCode::TOO_MANY_REQUESTS,
+            "limit.title",
+            i18n::tf(lang, "limit.drafts", &[("wait", &wait_text(lang, wait))]),
+            &base(&c.tenant, &service),
+            Some(wait),
+        );
     }
     match state.app.start_draft(&c.tenant, &service).await {
         Ok((token, s)) => {
@@ -615,47 +691,6 @@ async fn item_page(
     }
 }
 
-/// A posted step: text fields, and for steps with attachments also files.
-struct Posted {
-    input: FormInput,
-    files: Vec<(String, String, Vec<u8>)>,
-}
-
-async fn read_posted(request: Request) -> Result<Posted, StatusCode> {
-    let is_multipart = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("multipart/form-data"));
-    if !is_multipart {
-        return Ok(Posted {
-            input: form_pairs(request).await?,
-            files: Vec::new(),
-        });
-    }
-    let mut mp = Multipart::from_request(request, &())
-        .await
-        .map_err(|e| e.status())?;
-    let mut pairs = Vec::new();
-    let mut files = Vec::new();
-    while let Some(field) = mp.next_field().await.map_err(|e| e.status())? {
-        let name = field.name().unwrap_or("").to_owned();
-        match field.file_name().map(str::to_owned) {
-            Some(file_name) => {
-                let bytes = field.bytes().await.map_err(|e| e.status())?;
-                if !file_name.is_empty() || !bytes.is_empty() {
-                    files.push((name, file_name, bytes.to_vec()));
-                }
-            }
-            None => pairs.push((name, field.text().await.map_err(|e| e.status())?)),
-        }
-    }
-    Ok(Posted {
-        input: FormInput::new(pairs),
-        files,
-    })
-}
-
 async fn answer(
     state: AppState,
     headers: HeaderMap,
@@ -676,9 +711,10 @@ async fn answer(
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
-    let posted = match read_posted(request).await {
+    let client = client_of(&state, request.extensions(), request.headers());
+    let posted = match read_upload_form(&state, client, request).await {
         Ok(p) => p,
-        Err(status) => return status.into_response(),
+        Err(r) => return upload_refused(&c, r, &position_url(&c.tenant, &service, &pos)),
     };
     if !cookies::csrf_ok(&state, &headers, posted.input.get("csrf")) {
         return csrf_refused(&c, &service);
@@ -698,8 +734,8 @@ async fn answer(
     // Files first: they are stored even if other answers on the page are wrong.
     let mut errors: Vec<FieldError> = Vec::new();
     let uploaded = !posted.files.is_empty();
-    for (field, name, bytes) in &posted.files {
-        if let Err(e) = state.app.upload(&s, &pos, field, name, bytes).await {
+    for file in &posted.files {
+        if let Err(e) = state.app.upload(&s, &pos, file).await {
             errors.push(e);
         }
         match state.app.open_draft(&c.tenant, &service, &s.token).await {
@@ -1253,6 +1289,7 @@ async fn save_post(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((slug, service)): Path<(String, String)>,
+    ClientAddr(client): ClientAddr,
     request: Request,
 ) -> Response {
     let (c, input, s) = match posted(
@@ -1269,6 +1306,23 @@ async fn save_post(
         Err(r) => return r,
     };
     let email = input.get("email").unwrap_or("").trim().to_owned();
+    // Mail to any address on anyone's request: this client's budget, then the node's.
+    let lang = c.layout.lang;
+    let refused = match state.limits.check(Class::ResumeMail, client) {
+        Err(wait) => Some((wait, "limit.mails")),
+        Ok(()) => state
+            .limits
+            .resume_mail()
+            .err()
+            .map(|wait| (wait, "limit.mails_all")),
+    };
+    if let Some((wait, key)) = refused {
+        let msg = i18n::tf(lang, key, &[("wait", &wait_text(lang, wait))]);
+        let mut r = save_view(&state, &headers, &c, &s, &email, Some(msg), false).await;
+        *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+        set_retry_after(&mut r, wait);
+        return r;
+    }
     match state
         .app
         .send_resume_link(&s, &s.token, &email, c.layout.lang)

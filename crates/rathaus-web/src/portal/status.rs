@@ -18,9 +18,11 @@ use rathaus_crypto::token::looks_like_token;
 use rathaus_domain::localtime::{format_berlin, from_unix_ms};
 use rathaus_domain::tenant::Tenant;
 
+use super::uploads::{UploadRefusal, read_upload_form};
 use super::{Layout, MessagePage, render};
-use crate::AppState;
 use crate::error::PageError;
+use crate::ratelimit::{UPLOADS_BUSY_RETRY, retry_after_seconds, wait_text};
+use crate::{AppState, i18n};
 
 const CASE_COOKIE: &str = "rh_vorgang";
 
@@ -220,38 +222,19 @@ async fn answer(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path((slug, reference)): Path<(String, String)>,
-    mut multipart: axum::extract::Multipart,
+    request: axum::extract::Request,
 ) -> Response {
-    let mut text = String::new();
-    let mut csrf = String::new();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    loop {
-        match multipart.next_field().await {
-            Ok(Some(field)) => {
-                let name = field.name().unwrap_or("").to_owned();
-                match field.file_name().map(str::to_owned) {
-                    Some(file_name) => match field.bytes().await {
-                        Ok(b) if !b.is_empty() => files.push((file_name, b.to_vec())),
-                        Ok(_) => {}
-                        Err(e) => return e.status().into_response(),
-                    },
-                    None => {
-                        let value = match field.text().await {
-                            Ok(v) => v,
-                            Err(e) => return e.status().into_response(),
-                        };
-                        if name == "answer" {
-                            text = value;
-                        } else if name == "csrf" {
-                            csrf = value;
-                        }
-                    }
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return e.status().into_response(),
-        }
-    }
+    // Without the case's secret nothing is received.
+    let Some(token) = case_token(&headers) else {
+        return link_needed(Layout::new(&state, &headers).await);
+    };
+    let client = crate::client::client_of(&state, request.extensions(), request.headers());
+    let form = match read_upload_form(&state, client, request).await {
+        Ok(f) => f,
+        Err(r) => return answer_refused(&state, &headers, &slug, &reference, r).await,
+    };
+    let text = form.input.get("answer").unwrap_or("").to_owned();
+    let csrf = form.input.get("csrf").unwrap_or("").to_owned();
     if !crate::cookies::csrf_ok(&state, &headers, Some(&csrf)) {
         return axum::http::StatusCode::FORBIDDEN.into_response();
     }
@@ -260,12 +243,9 @@ async fn answer(
         Ok(t) => t,
         Err(r) => return r,
     };
-    let Some(token) = case_token(&headers) else {
-        return link_needed(layout.for_tenant(&tenant));
-    };
     match state
         .app
-        .answer_question(&tenant, &token, &text, &files)
+        .answer_question(&tenant, &token, &text, &form.files)
         .await
     {
         Ok(()) => show_status(&state, &headers, &slug, &reference, None, "", true).await,
@@ -283,6 +263,43 @@ async fn answer(
             .await
         }
     }
+}
+
+/// The status page with the reason an answer's files were not taken; nothing was stored.
+async fn answer_refused(
+    state: &AppState,
+    headers: &HeaderMap,
+    slug: &str,
+    reference: &str,
+    refusal: UploadRefusal,
+) -> Response {
+    let lang = crate::cookies::lang(headers);
+    let (status, key, wait) = match refusal {
+        UploadRefusal::Status(status) => return status.into_response(),
+        UploadRefusal::Busy => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "upload.busy",
+            UPLOADS_BUSY_RETRY,
+        ),
+        UploadRefusal::TooMany(wait) => (StatusCode::TOO_MANY_REQUESTS, "upload.too_many", wait),
+        UploadRefusal::Failed(e) => {
+            tracing::error!(error = %e, "receiving an upload failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "upload.failed",
+                UPLOADS_BUSY_RETRY,
+            )
+        }
+    };
+    let message = i18n::tf(lang, key, &[("wait", &wait_text(lang, wait))]);
+    let mut r = show_status(state, headers, slug, reference, Some(message), "", false).await;
+    if r.status() == StatusCode::UNPROCESSABLE_ENTITY {
+        *r.status_mut() = status;
+        if let Ok(v) = HeaderValue::from_str(&retry_after_seconds(wait).to_string()) {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+    }
+    r
 }
 
 async fn document(

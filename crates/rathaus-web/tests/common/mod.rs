@@ -16,6 +16,8 @@ use tower::ServiceExt;
 pub struct Browser {
     router: Router,
     pub cookies: HashMap<String, String>,
+    /// The client address the requests come from.
+    pub peer: SocketAddr,
 }
 
 pub struct Page {
@@ -60,25 +62,34 @@ pub fn assert_cookie_prefix_rules(set_cookie: &str) {
 
 impl Browser {
     pub fn new(router: &Router) -> Browser {
+        Browser::from_address(router, "192.0.2.20:40000")
+    }
+
+    /// A browser whose requests come from `peer` (`address:port`).
+    pub fn from_address(router: &Router, peer: &str) -> Browser {
         Browser {
             router: router.clone(),
             cookies: HashMap::new(),
+            peer: peer.parse().unwrap(),
         }
     }
 
-    pub async fn send(&mut self, mut req: Request<Body>) -> Page {
-        let cookie = self
-            .cookies
+    /// The `cookie` header this browser would send.
+    pub fn cookie_header(&self) -> String {
+        self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect::<Vec<_>>()
-            .join("; ");
+            .join("; ")
+    }
+
+    pub async fn send(&mut self, mut req: Request<Body>) -> Page {
+        let cookie = self.cookie_header();
         if !cookie.is_empty() {
             req.headers_mut().insert("cookie", cookie.parse().unwrap());
         }
-        req.extensions_mut().insert(ConnectInfo::<SocketAddr>(
-            "192.0.2.20:40000".parse().unwrap(),
-        ));
+        req.extensions_mut()
+            .insert(ConnectInfo::<SocketAddr>(self.peer));
         let res = self.router.clone().oneshot(req).await.unwrap();
         for c in res.headers().get_all("set-cookie") {
             let c = c.to_str().unwrap();
@@ -97,6 +108,7 @@ impl Browser {
             .headers()
             .get("location")
             .map(|l| l.to_str().unwrap().to_owned());
+        let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
         Page {
             status,
@@ -122,33 +134,17 @@ impl Browser {
         .await
     }
 
-    /// A multipart form with files `(field, file name, content)`, as a browser sends an upload.
+    /// A multipart form with files, as a browser posts it.
     pub async fn post_files(
         &mut self,
         path: &str,
         form: &[(&str, &str)],
         files: &[(&str, &str, &[u8])],
     ) -> Page {
-        let mut body = Vec::new();
-        for (k, v) in form {
-            body.extend_from_slice(
-                format!("--B\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
-                    .as_bytes(),
-            );
-        }
-        for (field, name, bytes) in files {
-            body.extend_from_slice(
-                format!("--B\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
-                    .as_bytes(),
-            );
-            body.extend_from_slice(bytes);
-            body.extend_from_slice(b"\r\n");
-        }
-        body.extend_from_slice(b"--B--\r\n");
         self.send(
             Request::post(path)
-                .header("content-type", "multipart/form-data; boundary=B")
-                .body(Body::from(body))
+                .header("content-type", MULTIPART_TYPE)
+                .body(Body::from(multipart_body(form, files)))
                 .unwrap(),
         )
         .await
@@ -187,8 +183,42 @@ impl Browser {
     }
 }
 
+/// The content type of [`multipart_body`].
+pub const MULTIPART_TYPE: &str = "multipart/form-data; boundary=B0undary";
+
+/// A multipart/form-data body with text fields and files.
+pub fn multipart_body(form: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (k, v) in form {
+        body.extend_from_slice(
+            format!("--B0undary\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n")
+                .as_bytes(),
+        );
+    }
+    for (field, name, bytes) in files {
+        body.extend_from_slice(
+            format!("--B0undary\r\nContent-Disposition: form-data; name=\"{field}\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"--B0undary--\r\n");
+    body
+}
+
 /// A valid 1×1 PNG with a tEXt chunk (metadata that must be stripped).
 pub fn png() -> Vec<u8> {
+    png_with_comment(b"Erika Mustermann")
+}
+
+/// A valid 1×1 PNG with a tEXt chunk of `text_len` bytes (metadata that must be stripped).
+pub fn png_with_text(text_len: usize) -> Vec<u8> {
+    png_with_comment(&vec![b'x'; text_len.saturating_sub(8)])
+}
+
+/// A valid 1×1 PNG whose tEXt chunk "Comment" holds `comment`.
+pub fn png_with_comment(comment: &[u8]) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         let mut c = kind.to_vec();
@@ -210,9 +240,11 @@ pub fn png() -> Vec<u8> {
         }
         !crc
     }
+    let mut text = b"Comment\0".to_vec();
+    text.extend_from_slice(comment);
     let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut out, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]);
-    chunk(&mut out, b"tEXt", b"Author\0Erika Mustermann");
+    chunk(&mut out, b"tEXt", &text);
     chunk(
         &mut out,
         b"IDAT",
