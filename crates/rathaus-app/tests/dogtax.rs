@@ -1121,7 +1121,11 @@ async fn the_export_refuses_incomplete_mandates_and_never_repeats_a_debit(b: Tes
     );
     let audit = app
         .store
-        .audit_entries(Some(PANKETAL), Some("dogtax-export:12060181:2027-02-15"), 5)
+        .audit_entries(
+            &[PANKETAL.to_owned()],
+            Some("dogtax-export:12060181:2027-02-15"),
+            5,
+        )
         .await
         .unwrap();
     assert_eq!(audit[0].action, "dogtax.export");
@@ -1197,7 +1201,7 @@ async fn the_export_refuses_incomplete_mandates_and_never_repeats_a_debit(b: Tes
     let audit = app
         .store
         .audit_entries(
-            Some(PANKETAL),
+            &[PANKETAL.to_owned()],
             Some("dogtax-export:12060181:2027-02-15"),
             10,
         )

@@ -252,6 +252,38 @@ async fn seed(s: &Store) {
     )
     .await
     .unwrap();
+    rathaus_store::bank_changes::propose(
+        &mut tx,
+        "bank-a",
+        A,
+        "user-a",
+        &rathaus_store::bank_changes::BankDetails {
+            bank: None,
+            creditor_id: Some("DE98ZZZ09999999999".into()),
+        },
+        NOW,
+    )
+    .await
+    .unwrap();
+    s.insert_dogtax_export_run(
+        &mut tx,
+        &rathaus_store::dogtax_export::NewExportRun {
+            tenant_key: A,
+            due_on: "2027-02-15",
+            run: 1,
+            now: NOW,
+            actor: "cli",
+            again: false,
+            debit_file: Some("a.xml"),
+            message_id: Some("HST-A"),
+            transfer_file: None,
+            refused_file: None,
+            refused: 0,
+            items: &[("hh-a", "2027", "debit")],
+        },
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -320,7 +352,10 @@ fn notice<'a>(id: &'a str, tenant_key: &'a str) -> NewNotice<'a> {
 }
 
 /// Every table's row count.
-const COUNTS: [&str; 20] = [
+const COUNTS: [&str; 23] = [
+    "SELECT COUNT(*) AS n FROM bank_changes WHERE status = 'pending'",
+    "SELECT COUNT(*) AS n FROM dogtax_export_runs",
+    "SELECT COUNT(*) AS n FROM dogtax_export_items",
     "SELECT COUNT(*) AS n FROM cases",
     "SELECT COUNT(*) AS n FROM case_events",
     "SELECT COUNT(*) AS n FROM case_search",
@@ -844,6 +879,48 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Ok(false)
     );
 
+    as_b!(
+        probe,
+        "rotate_draft_token",
+        committed!(s, |tx| s.rotate_draft_token(
+            &mut tx,
+            B,
+            "draft-a",
+            &token_hash("draft-a"),
+            &token_hash("von-b")
+        )),
+        Ok(false)
+    );
+
+    // bank_changes.rs
+    as_b!(
+        probe,
+        "pending_bank_change",
+        s.pending_bank_change(B).await,
+        Ok(None)
+    );
+    as_b!(
+        probe,
+        "decide",
+        committed!(s, |tx| rathaus_store::bank_changes::decide(
+            &mut tx,
+            B,
+            "bank-a",
+            rathaus_store::bank_changes::Decision::Confirmed,
+            "staff:admin-b",
+            NOW
+        )),
+        Ok(None)
+    );
+
+    // dogtax_export.rs
+    as_b!(probe, "dogtax_export_runs",
+        committed!(s, |tx| s.dogtax_export_runs(&mut tx, B, "2027-02-15")),
+        Ok(ref v) if v.is_empty());
+    as_b!(probe, "dogtax_exported_claims",
+        committed!(s, |tx| s.dogtax_exported_claims(&mut tx, B, "2027-02-15")),
+        Ok(ref v) if v.is_empty());
+
     // outbox.rs
     as_b!(
         probe,
@@ -1052,6 +1129,8 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "next_reference_number",
     "set_offer",
     "insert_staff",
+    "propose",
+    "insert_dogtax_export_run",
     "ensure_staff_scope",
     "append",
     // The whole installation, on purpose and by name: the operator's views and housekeeping.
@@ -1075,9 +1154,11 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "import",
     "set_enabled",
     "set_profile",
+    "profile_for_update",
     "set_slug",
-    // Holds no data: a lock named by the tenant.
+    // Hold no data: locks named by the tenant.
     "lock_dogtax_register",
+    "lock_dogtax_export",
     // Sign-in: a person's own account, found through the secret they hold (session cookie,
     // link, e-mail address, provider subject) before any tenant is known.
     "email_hash",
@@ -1107,7 +1188,9 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "take_oidc_login",
 ];
 
-const SOURCES: [(&str, &str); 10] = [
+const SOURCES: [(&str, &str); 12] = [
+    ("bank_changes.rs", include_str!("../src/bank_changes.rs")),
+    ("dogtax_export.rs", include_str!("../src/dogtax_export.rs")),
     ("cases.rs", include_str!("../src/cases.rs")),
     ("casework.rs", include_str!("../src/casework.rs")),
     ("attachments.rs", include_str!("../src/attachments.rs")),

@@ -124,6 +124,19 @@ async fn redirects_never_leave_the_platform(b: TestBackend) {
         );
         assert!(!to.contains("evil.example"), "{to}");
     }
+    // A page's language links never point off the platform, whatever its path decodes to.
+    for evil in [
+        "/%2Fevil.example",
+        "/%2F%2Fevil.example/x",
+        "/%5Cevil.example",
+    ] {
+        let r = browser.get(evil).await;
+        assert!(
+            !r.body.contains("href=\"//") && !r.body.contains("href=\"/\\"),
+            "{evil}: {}",
+            r.body
+        );
+    }
     // The switch itself still works.
     let r = browser.get("/panketal?lang=en").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);

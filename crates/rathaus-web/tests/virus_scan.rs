@@ -152,7 +152,11 @@ async fn malware_is_refused_next_to_the_field_and_clean_files_pass(backend: Test
     let audit =
         h.t.app
             .store
-            .audit_entries(Some("12060181"), Some(&format!("draft:{draft_id}")), 10)
+            .audit_entries(
+                &["12060181".to_owned()],
+                Some(&format!("draft:{draft_id}")),
+                10,
+            )
             .await
             .unwrap();
     assert_eq!(audit.len(), 2, "{audit:?}");
@@ -307,7 +311,11 @@ async fn an_answer_to_the_office_with_malware_is_refused(backend: TestBackend) {
     );
     let audit = app
         .store
-        .audit_entries(Some("12060181"), Some(&format!("case:{reference}")), 20)
+        .audit_entries(
+            &["12060181".to_owned()],
+            Some(&format!("case:{reference}")),
+            20,
+        )
         .await
         .unwrap();
     assert!(

@@ -96,8 +96,11 @@ impl Layout {
         i18n::tf(self.lang, "site.offer", &[("operator", &self.operator)])
     }
 
-    /// The other languages with links to this page in them.
+    /// The other languages with links to this page in them. The path may come from the request
+    /// (a decoded `%2F` makes `//host`): a link only ever points at a local path.
     pub fn switch_links(&self) -> Vec<(&'static str, &'static str, String)> {
+        let path =
+            rathaus_app::staff::safe_next(Some(&self.path)).unwrap_or_else(|| "/".to_owned());
         Lang::ALL
             .into_iter()
             .filter(|l| *l != self.lang)
@@ -105,7 +108,7 @@ impl Layout {
                 (
                     l.native_name(),
                     l.html_lang(),
-                    format!("{}?lang={}", self.path, l.code()),
+                    format!("{path}?lang={}", l.code()),
                 )
             })
             .collect()

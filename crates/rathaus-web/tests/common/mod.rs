@@ -103,7 +103,6 @@ impl Browser {
             }
         }
         let status = res.status();
-        let headers = res.headers().clone();
         let location = res
             .headers()
             .get("location")
@@ -121,6 +120,16 @@ impl Browser {
     pub async fn get(&mut self, path: &str) -> Page {
         self.send(Request::get(path).body(Body::empty()).unwrap())
             .await
+    }
+
+    /// Opens a link from an e-mail as a browser does: follows the redirect that exchanges its
+    /// secret for a cookie and returns the page it leads to.
+    pub async fn open_link(&mut self, path: &str) -> Page {
+        let r = self.get(path).await;
+        match (r.status, r.location.clone()) {
+            (StatusCode::SEE_OTHER, Some(to)) => self.get(&to).await,
+            _ => r,
+        }
     }
 
     pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
