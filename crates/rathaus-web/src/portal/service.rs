@@ -1208,14 +1208,20 @@ async fn confirmation(
         .get("email_sent")
         .and_then(serde_json::Value::as_bool)
         .unwrap_or(false);
+    // The status link (to keep: it is the way back to the case) carries the secret; the receipt
+    // is fetched at the case's address, opened in this browser by its cookie.
     let status_href = format!("/{}/vorgang/{token}", c.tenant.slug);
-    render(&ConfirmationPage {
+    let case_path = super::status::case_path(c.tenant.slug.as_str(), reference);
+    let mut r = render(&ConfirmationPage {
         reference: reference.to_owned(),
-        receipt_href: format!("{status_href}/eingangsbestaetigung.pdf"),
+        receipt_href: format!("{case_path}/eingangsbestaetigung.pdf"),
         status_href,
         email_sent,
         layout: c.layout,
-    })
+    });
+    let cookie = super::status::case_cookie(&state, c.tenant.slug.as_str(), reference, token);
+    cookies::append(r.headers_mut(), cookie);
+    r
 }
 
 // ---------------------------------------------------------------------------------------------

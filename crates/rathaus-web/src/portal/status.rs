@@ -42,8 +42,26 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/{slug}/vorgang/{reference}/dokumente/{doc}", get(document))
 }
 
-fn case_path(slug: &str, reference: &str) -> String {
+/// The case's address without its secret.
+pub(crate) fn case_path(slug: &str, reference: &str) -> String {
     format!("/{slug}/vorgang/{reference}")
+}
+
+/// The cookie that opens the case at [`case_path`] in this browser until it closes.
+pub(crate) fn case_cookie(
+    state: &AppState,
+    slug: &str,
+    reference: &str,
+    token: &str,
+) -> HeaderValue {
+    crate::cookies::set(
+        state,
+        CASE_COOKIE,
+        token,
+        &case_path(slug, reference),
+        "Lax",
+        None,
+    )
 }
 
 /// The secret the status link left for the case at this path, if any.
@@ -87,9 +105,8 @@ async fn status_page(
     };
     match state.app.case_status(&tenant, &key).await {
         Ok(st) => {
-            let path = case_path(&slug, &st.case.reference);
-            let mut r = crate::redirect::see_other(&path);
-            let cookie = crate::cookies::set(&state, CASE_COOKIE, &key, &path, "Lax", None);
+            let mut r = crate::redirect::see_other(&case_path(&slug, &st.case.reference));
+            let cookie = case_cookie(&state, &slug, &st.case.reference, &key);
             crate::cookies::append(r.headers_mut(), cookie);
             r
         }
