@@ -142,16 +142,13 @@ impl Store {
         tenant_key: &str,
         id: &str,
     ) -> Result<Vec<u8>, StoreError> {
-        let row = self
-            .pool()
-            .fetch_optional(
-                "SELECT blob_key FROM attachments WHERE id = $1 AND tenant_key = $2",
-                args![id, tenant_key],
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let sealed = self.blobs()?.get(&row.text("blob_key")?).await?;
-        self.open(tenant_key, content_place(id), &sealed).await
+        self.sealed_file(
+            crate::blobs::FileTable::Attachments,
+            tenant_key,
+            id,
+            content_place(id),
+        )
+        .await
     }
 
     /// Removes an attachment of a draft; returns the blob key to delete after commit.

@@ -78,3 +78,38 @@ impl crate::Store {
         }
     }
 }
+
+impl crate::Store {
+    /// The decrypted content of a file whose blob key stands in `table`'s row `id` of the
+    /// tenant; `NotFound` when the row is another tenant's or missing.
+    pub(crate) async fn sealed_file(
+        &self,
+        table: FileTable,
+        tenant_key: &str,
+        id: &str,
+        place: crate::keyring::Place<'_>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let sql = match table {
+            FileTable::Attachments => {
+                "SELECT blob_key FROM attachments WHERE id = $1 AND tenant_key = $2"
+            }
+            FileTable::CaseDocuments => {
+                "SELECT blob_key FROM case_documents WHERE id = $1 AND tenant_key = $2"
+            }
+        };
+        let row = self
+            .pool()
+            .fetch_optional(sql, crate::args![id, tenant_key])
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let sealed = self.blobs()?.get(&row.text("blob_key")?).await?;
+        self.open(tenant_key, place, &sealed).await
+    }
+}
+
+/// The tables whose rows name a file in the blob store.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum FileTable {
+    Attachments,
+    CaseDocuments,
+}

@@ -640,16 +640,13 @@ impl Store {
         tenant_key: &str,
         id: &str,
     ) -> Result<Vec<u8>, StoreError> {
-        let row = self
-            .pool()
-            .fetch_optional(
-                "SELECT blob_key FROM case_documents WHERE id = $1 AND tenant_key = $2",
-                args![id, tenant_key],
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let sealed = self.blobs()?.get(&row.text("blob_key")?).await?;
-        self.open(tenant_key, doc_place(id), &sealed).await
+        self.sealed_file(
+            crate::blobs::FileTable::CaseDocuments,
+            tenant_key,
+            id,
+            doc_place(id),
+        )
+        .await
     }
 
     /// A file that arrives after submission (e.g. with an answer to a question), for a case of the
