@@ -18,6 +18,10 @@ pub enum AppError {
     /// A dependency (database, key file) is not usable; nothing was changed.
     #[error("{0}")]
     Unavailable(String),
+    /// Too much work at once: refused before anything was changed; the caller may retry after
+    /// a moment (HTTP 503 with `Retry-After`).
+    #[error("the service is busy; please retry in a moment")]
+    Overloaded,
     /// Refusing to run with a key that does not fit the data.
     #[error("{0}")]
     Key(String),
@@ -39,6 +43,7 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::Overloaded => AppError::Overloaded,
             StoreError::Conflict(m) => AppError::Conflict(m),
             StoreError::NotFound => AppError::NotFound("not found".into()),
             StoreError::Key(m) => AppError::Key(m),

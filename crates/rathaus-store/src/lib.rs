@@ -38,6 +38,10 @@ pub use keyring::Keyring;
 pub enum StoreError {
     #[error("{0}")]
     Unavailable(String),
+    /// The write queue is full: the request was refused before anything was written. The
+    /// caller should answer quickly (503 with `Retry-After`) rather than wait.
+    #[error("the write queue is full")]
+    Overloaded,
     #[error("database error: {0}")]
     Database(String),
     #[error("conflicts with existing data: {0}")]

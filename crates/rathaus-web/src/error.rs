@@ -38,6 +38,12 @@ impl PageError {
     pub(crate) fn from_app(e: AppError, layout: Layout) -> PageError {
         match e {
             AppError::NotFound(_) => PageError::not_found(layout),
+            AppError::Overloaded => PageError {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                heading: "Gerade ist sehr viel los",
+                message: "Ihre Anfrage wurde nicht verarbeitet, weil gerade sehr viele Menschen den Dienst nutzen. Bitte versuchen Sie es in wenigen Sekunden erneut. Ihre bisherigen Angaben gehen nicht verloren.",
+                layout: Some(layout),
+            },
             AppError::Unavailable(m) => {
                 tracing::error!(error = %m, "dependency unavailable");
                 PageError {
@@ -67,10 +73,17 @@ impl IntoResponse for PageError {
             heading: self.heading.to_owned(),
             message: self.message.to_owned(),
         };
-        match page.render() {
+        let mut response = match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(_) => (self.status, self.heading).into_response(),
+        };
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
         }
+        response
     }
 }
 
