@@ -59,6 +59,8 @@ pub struct Config {
     pub resume_mails_per_hour: u32,
     /// Uploads received at the same time; more are answered with 503.
     pub uploads_in_flight: u32,
+    /// Write transactions that may wait for the database; more are refused at once (503).
+    pub write_queue_limit: u32,
     /// ClamAV's daemon, which scans every upload before it is accepted.
     pub clamd_url: Option<crate::clamd::ClamdUrl>,
     /// Cost of new password hashes; only test installations lower it (not a setting).
@@ -162,6 +164,7 @@ struct FileConfig {
     public_rate_limit_per_minute: Option<u32>,
     resume_mails_per_hour: Option<u32>,
     uploads_in_flight: Option<u32>,
+    write_queue_limit: Option<u32>,
     clamd_url: Option<String>,
 }
 
@@ -283,6 +286,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "uploads_in_flight",
         "16",
         "uploads received at the same time; more are answered with 503 and Retry-After",
+    ),
+    (
+        "write_queue_limit",
+        "2048",
+        "writes that may wait for the database at once; more are answered at once with 503 and Retry-After (0: unbounded)",
     ),
     (
         "clamd_url",
@@ -487,6 +495,10 @@ impl Config {
                 env_name("uploads_in_flight")
             )));
         }
+        let write_queue_limit = match var("write_queue_limit") {
+            Some(v) => parse_num("write_queue_limit", &v)?,
+            None => file_cfg.write_queue_limit.unwrap_or(2_048),
+        };
         let clamd_url = var("clamd_url")
             .or(file_cfg.clamd_url)
             .map(|raw| {
@@ -532,6 +544,7 @@ impl Config {
             public_rate_limit_per_minute,
             resume_mails_per_hour,
             uploads_in_flight,
+            write_queue_limit,
             clamd_url,
         })
     }
@@ -564,6 +577,7 @@ impl Config {
             public_rate_limit_per_minute: 20,
             resume_mails_per_hour: 500,
             uploads_in_flight: 16,
+            write_queue_limit: 2_048,
             clamd_url: None,
         }
     }

@@ -121,6 +121,7 @@ pub async fn open(
         .with_blobs(rathaus_store::blobs::Blobs::local(
             &config.data_dir.join("blobs"),
         )?);
+    store.set_write_queue_limit(config.write_queue_limit as usize);
     let status = store.migration_status().await?;
     let recorded = if status.applied.is_empty() {
         None

@@ -5,15 +5,18 @@
 //! [`Dialect`]. Each backend keeps its own migrations. Values are bound through [`Value`], which
 //! carries the type even of a NULL, because PostgreSQL needs it.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Postgres, Row as _, SqlSafeStr, Sqlite};
+use sqlx::{ConnectOptions as _, Postgres, Row as _, SqlSafeStr, Sqlite};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::StoreError;
 
@@ -170,14 +173,321 @@ impl Row {
     getter!(bool, bool);
 }
 
+/// How many write transactions may wait for their turn before new ones are refused with
+/// [`StoreError::Overloaded`]: a full queue answers at once instead of letting requests pile up.
+pub const DEFAULT_WRITE_QUEUE_LIMIT: usize = 2_048;
+
+/// Connections to PostgreSQL per process.
+pub const POSTGRES_CONNECTIONS: u32 = 16;
+
+/// Units of work committed together at most; bounds the wait of the first unit in a batch.
+const MAX_BATCH: usize = 512;
+
+/// Write transactions waiting for their turn (both backends), bounded.
+pub(crate) struct WriteQueue {
+    waiting: AtomicUsize,
+    limit: AtomicUsize,
+}
+
+impl WriteQueue {
+    fn new() -> WriteQueue {
+        WriteQueue {
+            waiting: AtomicUsize::new(0),
+            limit: AtomicUsize::new(DEFAULT_WRITE_QUEUE_LIMIT),
+        }
+    }
+
+    /// Takes a place in the queue, or refuses when it is full (`0` means unbounded).
+    fn enter(&self) -> Result<QueuePlace<'_>, StoreError> {
+        let limit = self.limit.load(Ordering::Relaxed);
+        let before = self.waiting.fetch_add(1, Ordering::AcqRel);
+        if limit > 0 && before >= limit {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(StoreError::Overloaded);
+        }
+        Ok(QueuePlace(self))
+    }
+
+    fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Acquire)
+    }
+}
+
+/// A place in the write queue, given up when the transaction starts (or gives up).
+struct QueuePlace<'a>(&'a WriteQueue);
+
+impl Drop for QueuePlace<'_> {
+    fn drop(&mut self) {
+        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// SQLite's one writer connection, with group commit.
+///
+/// Each [`Tx`] is a unit of work inside a savepoint of a shared transaction (a batch). A unit
+/// that finishes while others wait for the connection releases its savepoint and hands the
+/// connection on, leaving the batch open; the last unit in line commits the batch (one fsync for
+/// all of them) and wakes the others. Nobody is answered before their batch is on disk, and a
+/// unit that fails rolls back only its own savepoint. Under light load every batch has one unit,
+/// which is a plain commit.
+pub(crate) struct Writer {
+    conn: Arc<Mutex<WriterConn>>,
+    queue: WriteQueue,
+    acquire_timeout: Duration,
+    /// Units rolled back on top of other units' work that is not yet committed. Their callers
+    /// may go on to read what they saw there, so reads wait until that batch is settled.
+    unsettled: watch::Sender<usize>,
+    stats: Arc<WriteStats>,
+}
+
+/// Counters of the write path since start, for metrics and tests.
+#[derive(Default)]
+pub(crate) struct WriteStats {
+    pub(crate) units: std::sync::atomic::AtomicU64,
+    pub(crate) commits: std::sync::atomic::AtomicU64,
+}
+
+struct WriterConn {
+    conn: SqliteConnection,
+    batch: Option<Batch>,
+    /// A unit was dropped without commit: its savepoint must be rolled back before anything else.
+    unit_left_open: bool,
+    /// Dropped units counted in [`Writer::unsettled`] until the current batch ends.
+    owed_settles: usize,
+    unsettled: watch::Sender<usize>,
+    stats: Arc<WriteStats>,
+}
+
+struct Batch {
+    units: usize,
+    /// `None` while open; the batch's outcome once committed or rolled back.
+    outcome: watch::Sender<Option<Result<(), String>>>,
+}
+
+impl Writer {
+    async fn open(
+        options: &SqliteConnectOptions,
+        acquire_timeout: Duration,
+    ) -> Result<Arc<Writer>, StoreError> {
+        let conn = options
+            .connect()
+            .await
+            .map_err(|e| unavailable("SQLite", &e))?;
+        let unsettled = watch::channel(0).0;
+        let stats = Arc::new(WriteStats::default());
+        Ok(Arc::new(Writer {
+            conn: Arc::new(Mutex::new(WriterConn {
+                conn,
+                batch: None,
+                unit_left_open: false,
+                owed_settles: 0,
+                unsettled: unsettled.clone(),
+                stats: stats.clone(),
+            })),
+            queue: WriteQueue::new(),
+            acquire_timeout,
+            unsettled,
+            stats,
+        }))
+    }
+
+    /// Waits until no rolled-back unit's view of uncommitted work is pending (see `unsettled`);
+    /// free when there is none, which is nearly always.
+    async fn settled(&self) {
+        if *self.unsettled.borrow() == 0 {
+            return;
+        }
+        let mut rx = self.unsettled.subscribe();
+        let _ = rx.wait_for(|n| *n == 0).await;
+    }
+
+    async fn begin(self: &Arc<Self>) -> Result<SqliteUnit, StoreError> {
+        let place = self.queue.enter()?;
+        let lock = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned()).await;
+        drop(place);
+        let Ok(mut guard) = lock else {
+            // Whoever held the connection may have left a batch open for us.
+            self.schedule_flush();
+            return Err(StoreError::Unavailable(
+                "timed out waiting for the database writer".into(),
+            ));
+        };
+        guard.settle().await?;
+        if guard.batch.is_none() {
+            run(&mut guard.conn, "BEGIN IMMEDIATE").await?;
+            guard.batch = Some(Batch {
+                units: 0,
+                outcome: watch::channel(None).0,
+            });
+        }
+        if let Err(e) = run(&mut guard.conn, "SAVEPOINT unit").await {
+            guard.abort_batch(&e.to_string()).await;
+            return Err(e);
+        }
+        Ok(SqliteUnit {
+            guard: Some(guard),
+            writer: self.clone(),
+        })
+    }
+
+    /// Commits a batch left open by a unit that expected a successor which never came (it was
+    /// dropped or gave up waiting).
+    fn schedule_flush(self: &Arc<Self>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let writer = self.clone();
+        runtime.spawn(async move {
+            let mut guard = writer.conn.clone().lock_owned().await;
+            if guard.settle().await.is_ok() && guard.batch.is_some() && writer.queue.waiting() == 0
+            {
+                let _ = guard.commit_batch().await;
+            }
+        });
+    }
+
+    async fn close(&self) {
+        let mut guard = self.conn.lock().await;
+        if guard.settle().await.is_ok() && guard.batch.is_some() {
+            let _ = guard.commit_batch().await;
+        }
+    }
+}
+
+impl WriterConn {
+    /// Rolls back the savepoint of a unit that was dropped without commit; the batch's other
+    /// units stay. If even that fails, the batch is lost and its units are told so.
+    async fn settle(&mut self) -> Result<(), StoreError> {
+        if !self.unit_left_open {
+            return Ok(());
+        }
+        self.unit_left_open = false;
+        let undone = match run(&mut self.conn, "ROLLBACK TO unit").await {
+            Ok(()) => run(&mut self.conn, "RELEASE unit").await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = undone {
+            self.abort_batch(&e.to_string()).await;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    async fn commit_batch(&mut self) -> Result<(), StoreError> {
+        let Some(batch) = self.batch.take() else {
+            return Ok(());
+        };
+        let result = run(&mut self.conn, "COMMIT").await;
+        if result.is_ok() {
+            self.stats.commits.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .units
+                .fetch_add(batch.units as u64, Ordering::Relaxed);
+        } else {
+            let _ = run(&mut self.conn, "ROLLBACK").await;
+        }
+        batch.outcome.send_replace(Some(
+            result.as_ref().map(|_| ()).map_err(ToString::to_string),
+        ));
+        self.pay_settles();
+        result
+    }
+
+    fn pay_settles(&mut self) {
+        let owed = std::mem::take(&mut self.owed_settles);
+        if owed > 0 {
+            self.unsettled.send_modify(|n| *n = n.saturating_sub(owed));
+        }
+    }
+
+    async fn abort_batch(&mut self, why: &str) {
+        let _ = run(&mut self.conn, "ROLLBACK").await;
+        if let Some(batch) = self.batch.take() {
+            batch
+                .outcome
+                .send_replace(Some(Err(format!("the write was rolled back: {why}"))));
+        }
+        self.pay_settles();
+    }
+}
+
+async fn run(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
+    sqlx::query::<Sqlite>(sql)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+}
+
+/// A unit of work on SQLite's writer: a savepoint inside the current batch.
+pub struct SqliteUnit {
+    guard: Option<OwnedMutexGuard<WriterConn>>,
+    writer: Arc<Writer>,
+}
+
+impl SqliteUnit {
+    fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        self.guard
+            .as_mut()
+            .map(|g| &mut g.conn)
+            .ok_or_else(|| StoreError::Database("the transaction has ended".into()))
+    }
+
+    async fn commit(mut self) -> Result<(), StoreError> {
+        let Some(mut guard) = self.guard.take() else {
+            return Err(StoreError::Database("the transaction has ended".into()));
+        };
+        if let Err(e) = run(&mut guard.conn, "RELEASE unit").await {
+            guard.abort_batch(&e.to_string()).await;
+            return Err(e);
+        }
+        let Some(batch) = guard.batch.as_mut() else {
+            return Err(StoreError::Database("the batch was lost".into()));
+        };
+        batch.units += 1;
+        if self.writer.queue.waiting() > 0 && batch.units < MAX_BATCH {
+            // Someone is waiting: they continue this batch, and the last one commits it.
+            let mut outcome = batch.outcome.subscribe();
+            drop(guard);
+            let result = outcome
+                .wait_for(Option::is_some)
+                .await
+                .map_err(|_| StoreError::Unavailable("the write batch was lost".into()))?
+                .clone();
+            return match result {
+                Some(Ok(())) => Ok(()),
+                Some(Err(e)) => Err(StoreError::Unavailable(e)),
+                None => Err(StoreError::Unavailable("the write batch was lost".into())),
+            };
+        }
+        guard.commit_batch().await
+    }
+}
+
+impl Drop for SqliteUnit {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            guard.unit_left_open = true;
+            if guard.batch.as_ref().is_some_and(|b| b.units > 0) {
+                guard.owed_settles += 1;
+                guard.unsettled.send_modify(|n| *n += 1);
+            }
+            drop(guard);
+            self.writer.schedule_flush();
+        }
+    }
+}
+
 #[derive(Clone)]
 pub(crate) enum Pool {
-    /// One connection writes, so writers queue in the pool rather than fail on SQLITE_BUSY.
     Sqlite {
-        writer: SqlitePool,
+        writer: Arc<Writer>,
         reader: SqlitePool,
     },
-    Postgres(PgPool),
+    Postgres {
+        pool: PgPool,
+        queue: Arc<WriteQueue>,
+    },
 }
 
 impl Pool {
@@ -193,12 +503,7 @@ impl Pool {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            let writer = SqlitePoolOptions::new()
-                .max_connections(1)
-                .acquire_timeout(acquire_timeout)
-                .connect_with(base.clone())
-                .await
-                .map_err(|e| unavailable("SQLite", &e))?;
+            let writer = Writer::open(&base, acquire_timeout).await?;
             let reader = SqlitePoolOptions::new()
                 .max_connections(4)
                 .acquire_timeout(acquire_timeout)
@@ -207,13 +512,18 @@ impl Pool {
                 .map_err(|e| unavailable("SQLite", &e))?;
             Ok(Pool::Sqlite { writer, reader })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            // Concurrent commits on several connections share PostgreSQL's WAL flushes (its own
+            // group commit), so each write transaction simply takes a connection.
             let pool = PgPoolOptions::new()
-                .max_connections(16)
+                .max_connections(POSTGRES_CONNECTIONS)
                 .acquire_timeout(acquire_timeout)
                 .connect(url)
                 .await
                 .map_err(|e| unavailable("PostgreSQL", &e))?;
-            Ok(Pool::Postgres(pool))
+            Ok(Pool::Postgres {
+                pool,
+                queue: Arc::new(WriteQueue::new()),
+            })
         } else {
             Err(StoreError::Unavailable(
                 "the database URL must start with sqlite:// or postgres://".to_owned(),
@@ -224,14 +534,48 @@ impl Pool {
     pub(crate) fn dialect(&self) -> Dialect {
         match self {
             Pool::Sqlite { .. } => Dialect::Sqlite,
-            Pool::Postgres(_) => Dialect::Postgres,
+            Pool::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// Bounds the write queue (`0`: unbounded).
+    pub(crate) fn set_write_queue_limit(&self, limit: usize) {
+        self.queue().limit.store(limit, Ordering::Relaxed);
+    }
+
+    /// Write transactions waiting for their turn now.
+    pub(crate) fn write_queue_depth(&self) -> usize {
+        self.queue().waiting()
+    }
+
+    /// Units of work and commits on SQLite's writer since start (`None` on PostgreSQL, where each
+    /// transaction commits on its own connection).
+    pub(crate) fn write_stats(&self) -> Option<(u64, u64)> {
+        match self {
+            Pool::Sqlite { writer, .. } => Some((
+                writer.stats.units.load(Ordering::Relaxed),
+                writer.stats.commits.load(Ordering::Relaxed),
+            )),
+            Pool::Postgres { .. } => None,
+        }
+    }
+
+    fn queue(&self) -> &WriteQueue {
+        match self {
+            Pool::Sqlite { writer, .. } => &writer.queue,
+            Pool::Postgres { queue, .. } => queue,
         }
     }
 
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         match self {
-            Pool::Sqlite { writer, .. } => Ok(Tx::Sqlite(writer.begin().await.map_err(map_err)?)),
-            Pool::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(map_err)?)),
+            Pool::Sqlite { writer, .. } => Ok(Tx::Sqlite(writer.begin().await?)),
+            Pool::Postgres { pool, queue } => {
+                let place = queue.enter()?;
+                let tx = pool.begin().await.map_err(map_err)?;
+                drop(place);
+                Ok(Tx::Postgres(tx))
+            }
         }
     }
 
@@ -241,15 +585,15 @@ impl Pool {
         args: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
         match self {
-            Pool::Sqlite { reader, .. } => Ok(sqlite_query(sql, args)
-                .fetch_all(reader)
+            Pool::Sqlite { reader, writer } => Ok(sqlite_query(sql, args)
+                .fetch_all(settled(writer, reader).await)
                 .await
                 .map_err(map_err)?
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect()),
-            Pool::Postgres(p) => Ok(pg_query(sql, args)
-                .fetch_all(p)
+            Pool::Postgres { pool, .. } => Ok(pg_query(sql, args)
+                .fetch_all(pool)
                 .await
                 .map_err(map_err)?
                 .into_iter()
@@ -264,13 +608,13 @@ impl Pool {
         args: Vec<Value>,
     ) -> Result<Option<Row>, StoreError> {
         match self {
-            Pool::Sqlite { reader, .. } => Ok(sqlite_query(sql, args)
-                .fetch_optional(reader)
+            Pool::Sqlite { reader, writer } => Ok(sqlite_query(sql, args)
+                .fetch_optional(settled(writer, reader).await)
                 .await
                 .map_err(map_err)?
                 .map(Row::Sqlite)),
-            Pool::Postgres(p) => Ok(pg_query(sql, args)
-                .fetch_optional(p)
+            Pool::Postgres { pool, .. } => Ok(pg_query(sql, args)
+                .fetch_optional(pool)
                 .await
                 .map_err(map_err)?
                 .map(Row::Postgres)),
@@ -283,14 +627,20 @@ impl Pool {
                 reader.close().await;
                 writer.close().await;
             }
-            Pool::Postgres(p) => p.close().await,
+            Pool::Postgres { pool, .. } => pool.close().await,
         }
     }
 }
 
-/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+async fn settled<'a>(writer: &Writer, reader: &'a SqlitePool) -> &'a SqlitePool {
+    writer.settled().await;
+    reader
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back. On SQLite it is a unit of
+/// a group commit ([`Writer`]); [`Tx::commit`] returns once its batch is durable.
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(SqliteUnit),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
@@ -308,8 +658,8 @@ impl Tx {
         args: Vec<Value>,
     ) -> Result<u64, StoreError> {
         match self {
-            Tx::Sqlite(tx) => Ok(sqlite_query(sql, args)
-                .execute(&mut **tx)
+            Tx::Sqlite(unit) => Ok(sqlite_query(sql, args)
+                .execute(unit.conn()?)
                 .await
                 .map_err(map_err)?
                 .rows_affected()),
@@ -324,8 +674,8 @@ impl Tx {
     /// Runs a script of several statements (migrations).
     pub(crate) async fn execute_script(&mut self, sql: impl SqlSafeStr) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => sqlx::raw_sql(sql)
-                .execute(&mut **tx)
+            Tx::Sqlite(unit) => sqlx::raw_sql(sql)
+                .execute(unit.conn()?)
                 .await
                 .map(|_| ())
                 .map_err(map_err),
@@ -343,8 +693,8 @@ impl Tx {
         args: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
         match self {
-            Tx::Sqlite(tx) => Ok(sqlite_query(sql, args)
-                .fetch_all(&mut **tx)
+            Tx::Sqlite(unit) => Ok(sqlite_query(sql, args)
+                .fetch_all(unit.conn()?)
                 .await
                 .map_err(map_err)?
                 .into_iter()
@@ -366,8 +716,8 @@ impl Tx {
         args: Vec<Value>,
     ) -> Result<Option<Row>, StoreError> {
         match self {
-            Tx::Sqlite(tx) => Ok(sqlite_query(sql, args)
-                .fetch_optional(&mut **tx)
+            Tx::Sqlite(unit) => Ok(sqlite_query(sql, args)
+                .fetch_optional(unit.conn()?)
                 .await
                 .map_err(map_err)?
                 .map(Row::Sqlite)),
@@ -391,7 +741,7 @@ impl Tx {
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await.map_err(map_err),
+            Tx::Sqlite(unit) => unit.commit().await,
             Tx::Postgres(tx) => tx.commit().await.map_err(map_err),
         }
     }

@@ -90,6 +90,23 @@ impl Store {
             .ok_or_else(|| StoreError::Unavailable("no blob store configured".into()))
     }
 
+    /// Bounds how many write transactions may wait for their turn; beyond it, writes are refused
+    /// at once with [`StoreError::Overloaded`]. `0` means unbounded.
+    pub fn set_write_queue_limit(&self, limit: usize) {
+        self.pool.set_write_queue_limit(limit);
+    }
+
+    /// Write transactions waiting for their turn now (for metrics).
+    pub fn write_queue_depth(&self) -> usize {
+        self.pool.write_queue_depth()
+    }
+
+    /// Units of work and the commits that made them durable, since start, on SQLite's group
+    /// commit (`None` on PostgreSQL). Units per commit is the batching factor.
+    pub fn write_stats(&self) -> Option<(u64, u64)> {
+        self.pool.write_stats()
+    }
+
     pub fn dialect(&self) -> Dialect {
         self.pool.dialect()
     }

@@ -63,6 +63,13 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
+    let store = &state.app.store;
+    metrics::gauge!("write_queue_depth").set(store.write_queue_depth() as f64);
+    if let Some((units, commits)) = store.write_stats() {
+        // Units of work per commit is how well group commit batches.
+        metrics::gauge!("write_units_total").set(units as f64);
+        metrics::gauge!("write_commits_total").set(commits as f64);
+    }
     (
         [(
             header::CONTENT_TYPE,
