@@ -148,8 +148,8 @@ impl App {
     /// The newest version of every known service.
     pub async fn latest_services(&self) -> Result<Vec<Arc<ServiceDefinition>>, AppError> {
         let mut out = Vec::new();
-        for s in self.store.latest_definitions().await? {
-            out.push(self.definition(&s.service_id, s.version).await?);
+        for (id, version) in self.store.latest_definition_versions().await? {
+            out.push(self.definition(&id, version).await?);
         }
         Ok(out)
     }

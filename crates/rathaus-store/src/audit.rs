@@ -3,7 +3,7 @@
 use rathaus_crypto::audit::{AuditRecord, ChainBreak, ChainVerifier, StoredEntry};
 use time::OffsetDateTime;
 
-use crate::db::{Row, Tx};
+use crate::db::{AuditHead, Row, Tx};
 use crate::{Store, StoreError, args};
 
 /// What happened, by whom, to what. Never personal data: objects are named by reference numbers
@@ -19,19 +19,35 @@ pub struct NewAuditEntry<'a> {
 }
 
 /// Appends an entry inside the caller's transaction, so the entry exists exactly when the change
-/// it records does. The head row is locked, which orders concurrent writers into one chain.
+/// it records does.
+///
+/// The chain is one sequence for the installation. On SQLite, whose writes are grouped into
+/// batches on one connection, the batch keeps the chain's head in memory: it is read once when
+/// the batch starts and written once before it commits, so an entry costs a single insert and the
+/// head is no point of contention. On PostgreSQL the head row is locked, which orders concurrent
+/// writers into one chain.
 pub async fn append(tx: &mut Tx, entry: &NewAuditEntry<'_>) -> Result<i64, StoreError> {
-    let sql: &'static str = match tx.dialect() {
-        crate::Dialect::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
-        crate::Dialect::Postgres => "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE",
+    let head = match tx.audit_head() {
+        Some(h) => h,
+        None => {
+            let sql: &'static str = match tx.dialect() {
+                crate::Dialect::Sqlite => "SELECT seq, hash FROM audit_head WHERE id = 1",
+                crate::Dialect::Postgres => {
+                    "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+                }
+            };
+            let row = tx.fetch_one(sql, vec![]).await?;
+            AuditHead {
+                seq: row.i64("seq")?,
+                hash: row.bytes("hash")?.try_into().map_err(|_| {
+                    StoreError::Decode("audit head hash has the wrong length".into())
+                })?,
+            }
+        }
     };
-    let head = tx.fetch_one(sql, vec![]).await?;
-    let prev: [u8; 32] = head
-        .bytes("hash")?
-        .try_into()
-        .map_err(|_| StoreError::Decode("audit head hash has the wrong length".into()))?;
+    let prev = head.hash;
     let record = AuditRecord {
-        seq: head.i64("seq")? + 1,
+        seq: head.seq + 1,
         at_ms: crate::now_ms(entry.at),
         actor: entry.actor.to_owned(),
         tenant: entry.tenant.map(str::to_owned),
@@ -56,11 +72,17 @@ pub async fn append(tx: &mut Tx, entry: &NewAuditEntry<'_>) -> Result<i64, Store
         ],
     )
     .await?;
-    tx.execute(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-        args![record.seq, hash.to_vec()],
-    )
-    .await?;
+    let moved = AuditHead {
+        seq: record.seq,
+        hash,
+    };
+    if !tx.defer_audit_head(moved) {
+        tx.execute(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+            args![record.seq, hash.to_vec()],
+        )
+        .await?;
+    }
     Ok(record.seq)
 }
 

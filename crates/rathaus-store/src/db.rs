@@ -256,6 +256,19 @@ struct WriterConn {
     owed_settles: usize,
     unsettled: watch::Sender<usize>,
     stats: Arc<WriteStats>,
+    /// The audit chain's head as this batch has moved it (read once per batch).
+    audit_head: Option<AuditHead>,
+    /// `audit_head` moved and is written to the database just before the batch commits.
+    audit_head_moved: bool,
+    /// The two above as the current unit found them, restored if it rolls back.
+    audit_head_at_unit_start: (Option<AuditHead>, bool),
+}
+
+/// The end of the audit chain: its last entry's number and hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AuditHead {
+    pub(crate) seq: i64,
+    pub(crate) hash: [u8; 32],
 }
 
 struct Batch {
@@ -283,6 +296,9 @@ impl Writer {
                 owed_settles: 0,
                 unsettled: unsettled.clone(),
                 stats: stats.clone(),
+                audit_head: None,
+                audit_head_moved: false,
+                audit_head_at_unit_start: (None, false),
             })),
             queue: WriteQueue::new(),
             acquire_timeout,
@@ -315,6 +331,9 @@ impl Writer {
         guard.settle().await?;
         if guard.batch.is_none() {
             run(&mut guard.conn, "BEGIN IMMEDIATE").await?;
+            // Another process may have written since the last batch.
+            guard.audit_head = None;
+            guard.audit_head_moved = false;
             guard.batch = Some(Batch {
                 units: 0,
                 outcome: watch::channel(None).0,
@@ -324,6 +343,7 @@ impl Writer {
             guard.abort_batch(&e.to_string()).await;
             return Err(e);
         }
+        guard.audit_head_at_unit_start = (guard.audit_head, guard.audit_head_moved);
         Ok(SqliteUnit {
             guard: Some(guard),
             writer: self.clone(),
@@ -370,6 +390,7 @@ impl WriterConn {
             self.abort_batch(&e.to_string()).await;
             return Err(e);
         }
+        (self.audit_head, self.audit_head_moved) = self.audit_head_at_unit_start;
         Ok(())
     }
 
@@ -377,7 +398,12 @@ impl WriterConn {
         let Some(batch) = self.batch.take() else {
             return Ok(());
         };
-        let result = run(&mut self.conn, "COMMIT").await;
+        let result = match self.write_audit_head().await {
+            Ok(()) => run(&mut self.conn, "COMMIT").await,
+            Err(e) => Err(e),
+        };
+        self.audit_head = None;
+        self.audit_head_moved = false;
         if result.is_ok() {
             self.stats.commits.fetch_add(1, Ordering::Relaxed);
             self.stats
@@ -400,7 +426,24 @@ impl WriterConn {
         }
     }
 
+    /// The chain's head, once for the whole batch.
+    async fn write_audit_head(&mut self) -> Result<(), StoreError> {
+        let Some(head) = self.audit_head.filter(|_| self.audit_head_moved) else {
+            return Ok(());
+        };
+        sqlite_query(
+            "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
+            vec![Value::I64(head.seq), Value::Bytes(head.hash.to_vec())],
+        )
+        .execute(&mut self.conn)
+        .await
+        .map(|_| ())
+        .map_err(map_err)
+    }
+
     async fn abort_batch(&mut self, why: &str) {
+        self.audit_head = None;
+        self.audit_head_moved = false;
         let _ = run(&mut self.conn, "ROLLBACK").await;
         if let Some(batch) = self.batch.take() {
             batch
@@ -569,12 +612,12 @@ impl Pool {
 
     pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
         match self {
-            Pool::Sqlite { writer, .. } => Ok(Tx::Sqlite(writer.begin().await?)),
+            Pool::Sqlite { writer, .. } => Ok(Tx::new(TxInner::Sqlite(writer.begin().await?))),
             Pool::Postgres { pool, queue } => {
                 let place = queue.enter()?;
                 let tx = pool.begin().await.map_err(map_err)?;
                 drop(place);
-                Ok(Tx::Postgres(tx))
+                Ok(Tx::new(TxInner::Postgres(tx)))
             }
         }
     }
@@ -639,16 +682,29 @@ async fn settled<'a>(writer: &Writer, reader: &'a SqlitePool) -> &'a SqlitePool 
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back. On SQLite it is a unit of
 /// a group commit ([`Writer`]); [`Tx::commit`] returns once its batch is durable.
-pub enum Tx {
+pub struct Tx {
+    inner: TxInner,
+    /// Tenants, offers or definitions were changed: caches are dropped once this commits.
+    changes_catalogue: bool,
+}
+
+enum TxInner {
     Sqlite(SqliteUnit),
     Postgres(sqlx::Transaction<'static, Postgres>),
 }
 
 impl Tx {
+    fn new(inner: TxInner) -> Tx {
+        Tx {
+            inner,
+            changes_catalogue: false,
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
-        match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
+        match self.inner {
+            TxInner::Sqlite(_) => Dialect::Sqlite,
+            TxInner::Postgres(_) => Dialect::Postgres,
         }
     }
 
@@ -657,13 +713,13 @@ impl Tx {
         sql: impl SqlSafeStr,
         args: Vec<Value>,
     ) -> Result<u64, StoreError> {
-        match self {
-            Tx::Sqlite(unit) => Ok(sqlite_query(sql, args)
+        match &mut self.inner {
+            TxInner::Sqlite(unit) => Ok(sqlite_query(sql, args)
                 .execute(unit.conn()?)
                 .await
                 .map_err(map_err)?
                 .rows_affected()),
-            Tx::Postgres(tx) => Ok(pg_query(sql, args)
+            TxInner::Postgres(tx) => Ok(pg_query(sql, args)
                 .execute(&mut **tx)
                 .await
                 .map_err(map_err)?
@@ -673,13 +729,13 @@ impl Tx {
 
     /// Runs a script of several statements (migrations).
     pub(crate) async fn execute_script(&mut self, sql: impl SqlSafeStr) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(unit) => sqlx::raw_sql(sql)
+        match &mut self.inner {
+            TxInner::Sqlite(unit) => sqlx::raw_sql(sql)
                 .execute(unit.conn()?)
                 .await
                 .map(|_| ())
                 .map_err(map_err),
-            Tx::Postgres(tx) => sqlx::raw_sql(sql)
+            TxInner::Postgres(tx) => sqlx::raw_sql(sql)
                 .execute(&mut **tx)
                 .await
                 .map(|_| ())
@@ -692,15 +748,15 @@ impl Tx {
         sql: impl SqlSafeStr,
         args: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
-        match self {
-            Tx::Sqlite(unit) => Ok(sqlite_query(sql, args)
+        match &mut self.inner {
+            TxInner::Sqlite(unit) => Ok(sqlite_query(sql, args)
                 .fetch_all(unit.conn()?)
                 .await
                 .map_err(map_err)?
                 .into_iter()
                 .map(Row::Sqlite)
                 .collect()),
-            Tx::Postgres(tx) => Ok(pg_query(sql, args)
+            TxInner::Postgres(tx) => Ok(pg_query(sql, args)
                 .fetch_all(&mut **tx)
                 .await
                 .map_err(map_err)?
@@ -715,13 +771,13 @@ impl Tx {
         sql: impl SqlSafeStr,
         args: Vec<Value>,
     ) -> Result<Option<Row>, StoreError> {
-        match self {
-            Tx::Sqlite(unit) => Ok(sqlite_query(sql, args)
+        match &mut self.inner {
+            TxInner::Sqlite(unit) => Ok(sqlite_query(sql, args)
                 .fetch_optional(unit.conn()?)
                 .await
                 .map_err(map_err)?
                 .map(Row::Sqlite)),
-            Tx::Postgres(tx) => Ok(pg_query(sql, args)
+            TxInner::Postgres(tx) => Ok(pg_query(sql, args)
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(map_err)?
@@ -740,10 +796,50 @@ impl Tx {
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Tx::Sqlite(unit) => unit.commit().await,
-            Tx::Postgres(tx) => tx.commit().await.map_err(map_err),
+        match self.inner {
+            TxInner::Sqlite(unit) => unit.commit().await,
+            TxInner::Postgres(tx) => tx.commit().await.map_err(map_err),
+        }?;
+        if self.changes_catalogue {
+            crate::catalogue::changed_here();
         }
+        Ok(())
+    }
+
+    /// The audit chain's head as the current batch left it, if this backend keeps it in memory
+    /// (SQLite's group commit); otherwise the caller reads it from the database.
+    pub(crate) fn audit_head(&self) -> Option<AuditHead> {
+        match &self.inner {
+            TxInner::Sqlite(unit) => unit.guard.as_ref().and_then(|g| g.audit_head),
+            TxInner::Postgres(_) => None,
+        }
+    }
+
+    /// Moves the audit chain's head. On SQLite it is written once per batch, just before the
+    /// batch commits; returns false when the caller must write it now (PostgreSQL).
+    pub(crate) fn defer_audit_head(&mut self, head: AuditHead) -> bool {
+        match &mut self.inner {
+            TxInner::Sqlite(unit) => match unit.guard.as_mut() {
+                Some(g) => {
+                    g.audit_head = Some(head);
+                    g.audit_head_moved = true;
+                    true
+                }
+                None => false,
+            },
+            TxInner::Postgres(_) => false,
+        }
+    }
+
+    /// Records that this transaction changes tenants, offers or service definitions, so that
+    /// every process's cached copies are dropped once it commits (this one's at once, others'
+    /// within [`crate::catalogue::RECHECK`]).
+    pub(crate) async fn changes_catalogue(&mut self) -> Result<(), StoreError> {
+        if !self.changes_catalogue {
+            crate::catalogue::bump_generation(self).await?;
+            self.changes_catalogue = true;
+        }
+        Ok(())
     }
 }
 

@@ -14,6 +14,7 @@ pub mod bank_changes;
 pub mod blobs;
 pub mod cases;
 pub mod casework;
+pub mod catalogue;
 pub mod db;
 pub mod dogtax;
 pub mod dogtax_export;
@@ -64,6 +65,7 @@ pub struct Store {
     pool: db::Pool,
     keyring: Arc<Keyring>,
     blobs: Option<blobs::Blobs>,
+    catalogue: Arc<catalogue::Catalogue>,
 }
 
 impl Store {
@@ -75,6 +77,7 @@ impl Store {
             pool,
             keyring: Arc::new(Keyring::new(rng)),
             blobs: None,
+            catalogue: Arc::default(),
         })
     }
 

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::catalogue::Cached;
 use crate::db::Tx;
 use crate::{Store, StoreError, args};
 
@@ -32,6 +33,7 @@ pub async fn put_definition(
     d: &StoredDefinition,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
+    tx.changes_catalogue().await?;
     let existing = tx
         .fetch_optional(
             "SELECT checksum FROM service_definitions WHERE service_id = $1 AND version = $2",
@@ -95,6 +97,30 @@ impl Store {
         row.as_ref().map(stored).transpose()
     }
 
+    /// The id and newest version of every service, ordered by id (from memory; see
+    /// [`crate::catalogue`]).
+    pub async fn latest_definition_versions(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        self.catalogue.refresh(self.pool()).await?;
+        let epoch = match self.catalogue.latest_versions() {
+            Cached::Hit(v) => return Ok(v),
+            Cached::Miss(epoch) => epoch,
+        };
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT service_id, MAX(version) AS version FROM service_definitions
+                 GROUP BY service_id ORDER BY service_id",
+                vec![],
+            )
+            .await?;
+        let versions = rows
+            .iter()
+            .map(|r| Ok((r.text("service_id")?, r.i64("version")?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.catalogue.keep_latest_versions(epoch, &versions);
+        Ok(versions)
+    }
+
     /// The newest version of every service.
     pub async fn latest_definitions(&self) -> Result<Vec<StoredDefinition>, StoreError> {
         let rows = self
@@ -109,7 +135,13 @@ impl Store {
         rows.iter().map(stored).collect()
     }
 
+    /// The services a tenant offers or withdrew (from memory; see [`crate::catalogue`]).
     pub async fn offers(&self, tenant_key: &str) -> Result<Vec<Offer>, StoreError> {
+        self.catalogue.refresh(self.pool()).await?;
+        let epoch = match self.catalogue.offers(tenant_key) {
+            Cached::Hit(o) => return Ok(o),
+            Cached::Miss(epoch) => epoch,
+        };
         let rows = self
             .pool()
             .fetch_all(
@@ -117,7 +149,9 @@ impl Store {
                 args![tenant_key],
             )
             .await?;
-        rows.iter().map(offer).collect()
+        let offers = rows.iter().map(offer).collect::<Result<Vec<_>, _>>()?;
+        self.catalogue.keep_offers(epoch, tenant_key, &offers);
+        Ok(offers)
     }
 
     pub async fn offer(
@@ -145,6 +179,7 @@ pub async fn set_offer(
     params: Option<&Map<String, Value>>,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
+    tx.changes_catalogue().await?;
     let params_json = params.map(|p| Value::Object(p.clone()).to_string());
     let changed = tx
         .execute(
@@ -169,6 +204,7 @@ pub async fn set_offer_settings(
     params: &Map<String, Value>,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
+    tx.changes_catalogue().await?;
     let n = tx
         .execute(
             "UPDATE tenant_services SET four_eyes = $3, params = $4, updated_at = $5 WHERE tenant_key = $1 AND service_id = $2",

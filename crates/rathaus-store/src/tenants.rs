@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use rathaus_domain::tenant::{Slug, Tenant, TenantKey, TenantKind, TenantProfile};
 use time::OffsetDateTime;
 
+use crate::catalogue::Cached;
 use crate::db::{Row, Tx};
 use crate::{Store, StoreError, args};
 
@@ -53,28 +54,50 @@ pub struct ImportCounts {
 }
 
 impl Store {
+    /// A tenant by key (from memory; see [`crate::catalogue`]).
     pub async fn tenant(&self, key: &TenantKey) -> Result<Option<Tenant>, StoreError> {
         const SQL: &str =
             "SELECT key, ars, kind, name, official_name, slug, district, parent_key, population,
             enabled, profile FROM tenants WHERE key = $1";
-        self.pool()
+        self.catalogue.refresh(self.pool()).await?;
+        let epoch = match self.catalogue.tenant_by_key(key.as_str()) {
+            Cached::Hit(t) => return Ok(Some(t)),
+            Cached::Miss(epoch) => epoch,
+        };
+        let found = self
+            .pool()
             .fetch_optional(SQL, args![key.as_str()])
             .await?
             .as_ref()
             .map(tenant)
-            .transpose()
+            .transpose()?;
+        if let Some(t) = &found {
+            self.catalogue.keep_tenant(epoch, t);
+        }
+        Ok(found)
     }
 
+    /// A tenant by its address name (from memory; see [`crate::catalogue`]).
     pub async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>, StoreError> {
         const SQL: &str =
             "SELECT key, ars, kind, name, official_name, slug, district, parent_key, population,
             enabled, profile FROM tenants WHERE slug = $1";
-        self.pool()
+        self.catalogue.refresh(self.pool()).await?;
+        let epoch = match self.catalogue.tenant_by_slug(slug) {
+            Cached::Hit(t) => return Ok(Some(t)),
+            Cached::Miss(epoch) => epoch,
+        };
+        let found = self
+            .pool()
             .fetch_optional(SQL, args![slug])
             .await?
             .as_ref()
             .map(tenant)
-            .transpose()
+            .transpose()?;
+        if let Some(t) = &found {
+            self.catalogue.keep_tenant(epoch, t);
+        }
+        Ok(found)
     }
 
     pub async fn tenants(&self, filter: &TenantFilter) -> Result<Vec<Tenant>, StoreError> {
@@ -134,6 +157,7 @@ pub async fn import(
     tenants: &[&Tenant],
     now: OffsetDateTime,
 ) -> Result<ImportCounts, StoreError> {
+    tx.changes_catalogue().await?;
     let now = crate::now_ms(now);
     let existing_rows = tx.fetch_all(
         "SELECT key, ars, kind, name, official_name, slug, district, parent_key, population, enabled, profile FROM tenants",
@@ -226,6 +250,7 @@ pub async fn set_enabled(
     enabled: bool,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
+    tx.changes_catalogue().await?;
     let n = tx
         .execute(
             "UPDATE tenants SET enabled = $2, updated_at = $3 WHERE key = $1 AND enabled <> $2",
@@ -256,6 +281,7 @@ pub async fn set_profile(
     profile: &TenantProfile,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    tx.changes_catalogue().await?;
     let json = serde_json::to_string(profile).map_err(|e| StoreError::Decode(e.to_string()))?;
     let n = tx
         .execute(
@@ -276,6 +302,7 @@ pub async fn set_slug(
     slug: &Slug,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
+    tx.changes_catalogue().await?;
     let n = tx
         .execute(
             "UPDATE tenants SET slug = $2, updated_at = $3 WHERE key = $1",

@@ -1145,6 +1145,7 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "put_definition",
     "definition",
     "latest_definitions",
+    "latest_definition_versions",
     // The register of municipalities: public facts, each tenant addressed by its own key.
     "tenant",
     "tenant_by_slug",

@@ -1,12 +1,16 @@
 //! The write path: group commit on SQLite, a bounded write queue on both backends.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rathaus_crypto::random::OsRandom;
+use rathaus_store::audit::{AuditVerdict, NewAuditEntry, append};
 use rathaus_store::db::POSTGRES_CONNECTIONS;
 use rathaus_store::testing::{Backend, TestStore, fresh_store};
 use rathaus_store::{StoreError, args, contract_tests};
+use time::OffsetDateTime;
 
 async fn store(backend: Backend) -> Option<TestStore> {
     let s = fresh_store(backend, Arc::new(OsRandom))
@@ -74,6 +78,55 @@ async fn concurrent_writers_lose_nothing_and_share_commits(b: Backend) {
             "{commits} commits for {units} units: concurrent writes were not grouped"
         );
     }
+}
+
+/// Audit entries written by concurrent writers, some of which roll back, form one unbroken chain
+/// holding exactly the committed entries, whatever the batches were.
+async fn batched_audit_entries_form_one_chain(b: Backend) {
+    let Some(t) = store(b).await else { return };
+    let tasks: Vec<_> = (0..32)
+        .map(|task| {
+            let s = t.store.clone();
+            tokio::spawn(async move {
+                for i in 0..10 {
+                    let mut tx = s.begin().await.unwrap();
+                    let object = format!("test:{task}-{i}");
+                    let entry = NewAuditEntry {
+                        at: OffsetDateTime::now_utc(),
+                        actor: "test",
+                        tenant: None,
+                        action: "test.write",
+                        object: &object,
+                        outcome: "ok",
+                    };
+                    append(&mut tx, &entry).await.unwrap();
+                    if i % 4 == 0 {
+                        drop(tx);
+                    } else {
+                        tx.commit().await.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let before = match t.store.verify_audit().await.unwrap() {
+        AuditVerdict::Intact { entries } => entries,
+        broken => panic!("{broken:?}"),
+    };
+    assert!(before >= 32 * 7, "{before} entries");
+    let mut tx = t.store.begin().await.unwrap();
+    let row = tx
+        .fetch_one(
+            "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'test.write'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(row.i64("n").unwrap(), 32 * 7);
 }
 
 /// A unit that rolls back leaves the others of its batch intact, and what the rolled-back unit
@@ -176,6 +229,7 @@ async fn a_full_write_queue_refuses_at_once(b: Backend) {
 
 contract_tests!(
     concurrent_writers_lose_nothing_and_share_commits,
+    batched_audit_entries_form_one_chain,
     a_rolled_back_unit_sees_its_batch_committed,
     a_full_write_queue_refuses_at_once,
 );
