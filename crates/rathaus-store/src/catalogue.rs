@@ -1,4 +1,4 @@
-//! Tenants, offers and service definitions held in memory: read on nearly every request, changed
+//! Tenants, offers, service definitions and dog-tax statutes held in memory: read on nearly every request, changed
 //! rarely (by an operator or a tenant admin).
 //!
 //! Every transaction that changes them records a new *catalogue generation* in the database
@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use rathaus_domain::tenant::Tenant;
 
 use crate::db::Tx;
+use crate::dogtax::StoredStatute;
 use crate::services::Offer;
 use crate::{StoreError, args};
 
@@ -68,6 +69,7 @@ struct State {
     tenants_by_slug: HashMap<String, Tenant>,
     tenants_by_key: HashMap<String, Tenant>,
     offers: HashMap<String, Vec<Offer>>,
+    dogtax_statutes: HashMap<String, Vec<StoredStatute>>,
     /// Service id and newest version of every service.
     latest_versions: Option<Vec<(String, i64)>>,
 }
@@ -78,11 +80,15 @@ impl State {
         self.tenants_by_slug.clear();
         self.tenants_by_key.clear();
         self.offers.clear();
+        self.dogtax_statutes.clear();
         self.latest_versions = None;
     }
 
     fn len(&self) -> usize {
-        self.tenants_by_slug.len() + self.tenants_by_key.len() + self.offers.len()
+        self.tenants_by_slug.len()
+            + self.tenants_by_key.len()
+            + self.offers.len()
+            + self.dogtax_statutes.len()
     }
 }
 
@@ -170,6 +176,22 @@ impl Catalogue {
     pub(crate) fn keep_offers(&self, epoch: u64, tenant_key: &str, offers: &[Offer]) {
         self.keep(epoch, |s| {
             s.offers.insert(tenant_key.to_owned(), offers.to_vec());
+        });
+    }
+
+    pub(crate) fn dogtax_statutes(&self, tenant_key: &str) -> Cached<Vec<StoredStatute>> {
+        let state = self.read();
+        match state.dogtax_statutes.get(tenant_key) {
+            Some(s) => Cached::Hit(s.clone()),
+            None => Cached::Miss(state.epoch),
+        }
+    }
+
+    pub(crate) fn keep_dogtax_statutes(&self, epoch: u64, tenant_key: &str, s: &[StoredStatute]) {
+        self.keep(epoch, |state| {
+            state
+                .dogtax_statutes
+                .insert(tenant_key.to_owned(), s.to_vec());
         });
     }
 

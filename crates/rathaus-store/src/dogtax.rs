@@ -199,6 +199,7 @@ impl Store {
         actor: &str,
         now: OffsetDateTime,
     ) -> Result<i64, StoreError> {
+        tx.changes_catalogue().await?;
         let row = tx
             .fetch_one(
                 "SELECT COALESCE(MAX(revision), 0) AS last FROM dogtax_statutes WHERE tenant_key = $1 AND valid_from = $2",
@@ -216,11 +217,16 @@ impl Store {
     }
 
     /// The Satzung versions in force for a tenant: the newest revision of each `valid_from`,
-    /// oldest version first.
+    /// oldest version first (from memory; see [`crate::catalogue`]).
     pub async fn dogtax_statutes(
         &self,
         tenant_key: &str,
     ) -> Result<Vec<StoredStatute>, StoreError> {
+        self.catalogue.refresh(self.pool()).await?;
+        let epoch = match self.catalogue.dogtax_statutes(tenant_key) {
+            crate::catalogue::Cached::Hit(s) => return Ok(s),
+            crate::catalogue::Cached::Miss(epoch) => epoch,
+        };
         let rows = self
             .pool()
             .fetch_all(
@@ -242,7 +248,11 @@ impl Store {
                     created_by: r.text("created_by")?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()
+            .inspect(|statutes| {
+                self.catalogue
+                    .keep_dogtax_statutes(epoch, tenant_key, statutes)
+            })
     }
 
     /// Serialises the register changes of one municipality until the transaction ends, so that two
