@@ -16,6 +16,7 @@ pub mod installation;
 pub mod mail;
 pub mod office;
 pub mod places;
+pub mod problem;
 pub mod services;
 pub mod staff;
 pub mod tenants;
