@@ -747,6 +747,30 @@ async fn a_submission_key_is_claimed_once_and_expires(b: Backend) {
         "each service has its own keys"
     );
     assert!(claim(key("maengelmelder", b"k2", day(1))).await);
+    // A claim while another transaction holds the same key uncommitted waits for it, then
+    // finds the key taken.
+    let mut first = s.begin().await.unwrap();
+    assert!(
+        s.claim_submission_key(&mut first, &key("maengelmelder", b"k3", day(1)))
+            .await
+            .unwrap()
+    );
+    let second = tokio::spawn({
+        let s = s.clone();
+        async move {
+            let mut tx = s.begin().await.unwrap();
+            let won = s
+                .claim_submission_key(&mut tx, &key("maengelmelder", b"k3", day(1)))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            won
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!second.is_finished(), "the second claim waits");
+    first.commit().await.unwrap();
+    assert!(!second.await.unwrap());
     let found = s
         .submission_key("12060181", "maengelmelder", b"k1")
         .await
@@ -771,7 +795,8 @@ async fn a_submission_key_is_claimed_once_and_expires(b: Backend) {
         delete_expired_submission_keys(&mut tx, day(1))
             .await
             .unwrap(),
-        2
+        2,
+        "the two keys of the day before"
     );
     tx.commit().await.unwrap();
     assert!(
