@@ -19,6 +19,7 @@ pub mod places;
 pub mod problem;
 pub mod services;
 pub mod staff;
+pub mod submission;
 pub mod tenants;
 pub mod testing;
 pub mod uploads;
