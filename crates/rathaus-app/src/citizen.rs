@@ -576,11 +576,12 @@ impl App {
             lang,
             channel: Channel::Portal,
             draft_id: Some(&s.draft.id),
+            key: None,
         };
         match self.make_case(&intake).await {
             Ok(Made::Case(submitted)) => Ok(submitted),
             // A concurrent submit of the same draft won; show its result.
-            Ok(Made::DraftClosed) | Err(AppError::Conflict(_)) => {
+            Ok(Made::DraftClosed | Made::KeyTaken) | Err(AppError::Conflict(_)) => {
                 let fresh = self
                     .open_draft(&s.tenant, &s.service.definition.id, &s.token)
                     .await?;

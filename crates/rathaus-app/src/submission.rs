@@ -1,6 +1,7 @@
-//! How a case comes in: the checks every case passes and the one transaction that makes it,
-//! with reference number, status-page secret, history, search tokens, the draft's files, the
-//! confirmation e-mail and the audit entry.
+//! How a case comes in. One way for every channel: a draft submitted in the portal and data
+//! handed in as a whole through the API pass the same checks and become a case in the same
+//! transaction: reference number, status-page secret, history, search tokens, the draft's files,
+//! the confirmation e-mail and the audit entry.
 
 use rathaus_crypto::token::{new_record_id, new_token, token_hash};
 use rathaus_domain::localtime::{berlin_date, format_berlin};
@@ -10,17 +11,24 @@ use rathaus_domain::tenant::Tenant;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{NewCase, NewCaseEvent, next_reference_number};
 use rathaus_store::keyring::IndexPurpose;
+use rathaus_store::submission_keys::{NewSubmissionKey, delete_expired_submission_keys};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use time::Duration;
 
 use crate::citizen::Submitted;
 use crate::mail::{Email, enqueue_email};
 use crate::services::OfferedService;
 use crate::{App, AppError};
 
+/// How long an idempotency key is kept (at least; the housekeeping runs every few minutes).
+pub const KEY_LIFETIME: Duration = Duration::hours(24);
+
 /// Where a submission came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Channel {
     Portal,
+    Api,
 }
 
 impl Channel {
@@ -28,12 +36,14 @@ impl Channel {
     fn actor(self) -> &'static str {
         match self {
             Channel::Portal => "citizen",
+            Channel::Api => "api",
         }
     }
 
     fn label(self) -> &'static str {
         match self {
             Channel::Portal => "portal",
+            Channel::Api => "api",
         }
     }
 }
@@ -48,6 +58,13 @@ pub(crate) struct Intake<'a> {
     pub channel: Channel,
     /// The draft that becomes the case (closed, its files handed to the case).
     pub draft_id: Option<&'a str>,
+    /// The idempotency key the case is made under.
+    pub key: Option<KeyClaim<'a>>,
+}
+
+pub(crate) struct KeyClaim<'a> {
+    pub key_hash: &'a [u8],
+    pub body_hash: &'a [u8],
 }
 
 /// What became of an intake.
@@ -55,6 +72,45 @@ pub(crate) enum Made {
     Case(Submitted),
     /// Another submit of the same draft closed it first; nothing was written.
     DraftClosed,
+    /// Another request with the same idempotency key was first; nothing was written.
+    KeyTaken,
+}
+
+/// Data handed in as a whole, accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub reference: String,
+    /// The status page's secret link, as the confirmation e-mail carries it.
+    pub status_url: String,
+    /// The case was made earlier, by a request with the same idempotency key and data.
+    pub replayed: bool,
+}
+
+#[derive(Debug)]
+pub enum SubmissionError {
+    /// No such municipality (or disabled), no such service there, or one that needs the portal.
+    NotFound(String),
+    /// The data breaks the service's rules; each error names its field.
+    Invalid(Vec<FieldError>),
+    /// The idempotency key was used with other data.
+    KeyReused,
+    Failed(AppError),
+}
+
+impl From<AppError> for SubmissionError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::NotFound(m) => SubmissionError::NotFound(m),
+            other => SubmissionError::Failed(other),
+        }
+    }
+}
+
+/// The hash that tells a retry from another request under the same key: the same data in any
+/// order of properties and any layout hashes the same (serde_json's objects keep their keys
+/// sorted; a test guards that).
+fn request_hash(data: &Value) -> Vec<u8> {
+    Sha256::digest(data.to_string().as_bytes()).to_vec()
 }
 
 impl App {
@@ -91,7 +147,8 @@ impl App {
 
     /// Makes the case as one unit of work. The reference number comes first: its counter row
     /// makes a concurrent submission of the same municipality wait, so a double click on a draft
-    /// finds the draft closed and rolls back having written nothing.
+    /// finds the draft closed and a second request with the same idempotency key finds the key
+    /// taken, and each rolls back having written nothing.
     pub(crate) async fn make_case(&self, n: &Intake<'_>) -> Result<Made, AppError> {
         let def = &n.service.definition;
         let tenant = n.tenant.key.as_str();
@@ -115,6 +172,21 @@ impl App {
                 .await?
             {
                 return Ok(Made::DraftClosed);
+            }
+        }
+        if let Some(k) = &n.key {
+            let claim = NewSubmissionKey {
+                tenant_key: tenant,
+                service_id: &def.id,
+                key_hash: k.key_hash,
+                body_hash: k.body_hash,
+                case_id: &case_id,
+                reference: &reference,
+                status_token: &status_token,
+                now: self.now(),
+            };
+            if !self.store.claim_submission_key(&mut tx, &claim).await? {
+                return Ok(Made::KeyTaken);
             }
         }
         let case = NewCase {
@@ -201,7 +273,7 @@ impl App {
         }))
     }
 
-    /// The status page's secret link, as e-mails hand it out.
+    /// The status page's secret link, as e-mails and the API hand it out.
     pub fn status_url(&self, tenant: &Tenant, token: &str) -> String {
         format!("{}/{}/vorgang/{token}", self.config.public_url, tenant.slug)
     }
@@ -238,5 +310,145 @@ impl App {
                 ),
             ),
         }
+    }
+
+    /// Data handed in as a whole (the submission API) for a service of a municipality, named by
+    /// its AGS. With an idempotency key, a retry with the same data is answered with the case the
+    /// first request made, and the key used with other data is refused; of concurrent requests
+    /// with one key, one makes the case and the others answer with it. The case is German: the
+    /// API has no language of its own.
+    pub async fn submit_whole(
+        &self,
+        ags: &str,
+        service_id: &str,
+        data: &Value,
+        idempotency_key: Option<&str>,
+    ) -> Result<Accepted, SubmissionError> {
+        let tenant = self.public_tenant_by_key(ags).await?;
+        let service = self.offered_service(&tenant, service_id).await?;
+        let def = &service.definition;
+        if !def.open_to_direct_submission() {
+            return Err(SubmissionError::NotFound(format!(
+                "{service_id:?} is submitted in the portal only: it needs an account or shows the citizen something before submitting"
+            )));
+        }
+        let key_hash = idempotency_key.map(token_hash);
+        let body_hash = request_hash(data);
+        if let Some(key_hash) = &key_hash
+            && let Some(earlier) = self
+                .earlier_submission(&tenant, def, key_hash, &body_hash)
+                .await?
+        {
+            return Ok(earlier);
+        }
+        let ctx = Context {
+            params: &service.params,
+            today: berlin_date(self.now()),
+        };
+        let checked = def
+            .check_whole(data, &ctx)
+            .map_err(SubmissionError::Invalid)?;
+        let data = self
+            .ready_for_case(&service, &checked)
+            .map_err(|(_, errors)| {
+                SubmissionError::Invalid(if errors.is_empty() {
+                    vec![FieldError {
+                        field: String::new(),
+                        message: schema_mismatch_message(),
+                    }]
+                } else {
+                    errors
+                })
+            })?;
+        let intake = Intake {
+            tenant: &tenant,
+            service: &service,
+            data: &data,
+            lang: Lang::De,
+            channel: Channel::Api,
+            draft_id: None,
+            key: key_hash.as_ref().map(|key_hash| KeyClaim {
+                key_hash,
+                body_hash: &body_hash,
+            }),
+        };
+        match self
+            .make_case(&intake)
+            .await
+            .map_err(SubmissionError::Failed)?
+        {
+            Made::Case(s) => Ok(Accepted {
+                reference: s.reference,
+                status_url: self.status_url(&tenant, &s.status_token),
+                replayed: false,
+            }),
+            Made::KeyTaken | Made::DraftClosed => match &key_hash {
+                Some(key_hash) => self
+                    .earlier_submission(&tenant, def, key_hash, &body_hash)
+                    .await?
+                    .ok_or_else(|| {
+                        SubmissionError::Failed(AppError::Internal(
+                            "an idempotency key was taken but is not found".into(),
+                        ))
+                    }),
+                None => Err(SubmissionError::Failed(AppError::Internal(
+                    "a submission without draft or key was refused".into(),
+                ))),
+            },
+        }
+    }
+
+    /// The case an idempotency key made, if it was made with the same data.
+    async fn earlier_submission(
+        &self,
+        tenant: &Tenant,
+        def: &ServiceDefinition,
+        key_hash: &[u8],
+        body_hash: &[u8],
+    ) -> Result<Option<Accepted>, SubmissionError> {
+        let Some(earlier) = self
+            .store
+            .submission_key(tenant.key.as_str(), &def.id, key_hash)
+            .await
+            .map_err(AppError::from)?
+        else {
+            return Ok(None);
+        };
+        if earlier.body_hash != body_hash {
+            return Err(SubmissionError::KeyReused);
+        }
+        Ok(Some(Accepted {
+            reference: earlier.reference,
+            status_url: self.status_url(tenant, &earlier.status_token),
+            replayed: true,
+        }))
+    }
+
+    /// Deletes idempotency keys past their lifetime, in all municipalities.
+    pub async fn expire_submission_keys(&self) -> Result<u64, AppError> {
+        let mut tx = self.store.begin().await?;
+        let n = delete_expired_submission_keys(&mut tx, self.now() - KEY_LIFETIME).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::request_hash;
+
+    #[test]
+    fn the_request_hash_ignores_order_and_layout_but_not_values() {
+        let a: serde_json::Value =
+            serde_json::from_str(r#"{"a": 1, "b": {"c": [1, 2], "d": "x"}}"#).unwrap_or_default();
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"b":{"d":"x","c":[1,2]},"a":1}"#).unwrap_or_default();
+        assert_eq!(request_hash(&a), request_hash(&b));
+        assert_ne!(
+            request_hash(&a),
+            request_hash(&json!({"a": 1, "b": {"c": [2, 1], "d": "x"}}))
+        );
     }
 }
