@@ -3,20 +3,20 @@
 
 use rathaus_crypto::token::{looks_like_token, new_record_id, new_token, token_hash};
 use rathaus_domain::localtime::{berlin_date, format_berlin, from_unix_ms};
-use rathaus_domain::service::flow::{Position, SummarySection, schema_mismatch_message, summary};
+use rathaus_domain::service::flow::{Position, SummarySection, summary};
 use rathaus_domain::service::{Context, FieldError, FieldKind, FormInput, Lang, Text, apply_step};
 use rathaus_domain::tenant::Tenant;
 use rathaus_domain::upload::{FileKind, UploadError, check_upload, display_name};
 use rathaus_store::attachments::{Attachment, NewAttachment};
 use rathaus_store::audit::{NewAuditEntry, append};
-use rathaus_store::cases::{Case, CaseEvent, NewCase, NewCaseEvent, next_reference_number};
+use rathaus_store::cases::{Case, CaseEvent, NewCaseEvent};
 use rathaus_store::drafts::{Draft, DraftUpdate, NewDraft};
-use rathaus_store::keyring::IndexPurpose;
 use serde_json::{Value, json};
 use time::Duration;
 
 use crate::mail::{Email, enqueue_email};
 use crate::services::OfferedService;
+use crate::submission::{Channel, Intake, Made};
 use crate::uploads::{ScanRefusal, StagedFile};
 use crate::{App, AppError};
 
@@ -566,149 +566,29 @@ impl App {
         if s.draft.submitted_case.is_some() {
             return self.already_submitted(s).await;
         }
-        let def = &s.service.definition;
-        let ctx = Context {
-            params: &s.service.params,
-            today: ctx_today(self),
+        let data = self
+            .ready_for_case(&s.service, &s.draft.data)
+            .map_err(|(pos, errors)| SubmitError::Incomplete(pos, errors))?;
+        let intake = Intake {
+            tenant: &s.tenant,
+            service: &s.service,
+            data: &data,
+            lang,
+            channel: Channel::Portal,
+            draft_id: Some(&s.draft.id),
+            key: None,
         };
-        if let Some((pos, errors)) = def.first_incomplete(&s.draft.data, &ctx) {
-            return Err(SubmitError::Incomplete(pos, errors));
-        }
-        let data = def.prune(&s.draft.data);
-        let problems = def.schema_errors(&data);
-        if !problems.is_empty() {
-            tracing::warn!(service = %def.id, count = problems.len(), "submission does not match the schema");
-            let pos = def.first_position(&data);
-            return Err(SubmitError::Incomplete(
-                pos,
-                vec![FieldError {
-                    field: String::new(),
-                    message: schema_mismatch_message(),
-                }],
-            ));
-        }
-        match self.store_submission(s, &data, lang).await {
-            Ok(Some(submitted)) => {
-                if submitted.confirmation_sent_to {
-                    self.mail.wake();
-                }
-                metrics::counter!("submissions_total", "service" => def.id.clone()).increment(1);
-                Ok(submitted)
-            }
+        match self.make_case(&intake).await {
+            Ok(Made::Case(submitted)) => Ok(submitted),
             // A concurrent submit of the same draft won; show its result.
-            Ok(None) | Err(AppError::Conflict(_)) => {
-                let fresh = self.open_draft(&s.tenant, &def.id, &s.token).await?;
+            Ok(Made::DraftClosed | Made::KeyTaken) | Err(AppError::Conflict(_)) => {
+                let fresh = self
+                    .open_draft(&s.tenant, &s.service.definition.id, &s.token)
+                    .await?;
                 self.already_submitted(&fresh).await
             }
             Err(e) => Err(SubmitError::Failed(e)),
         }
-    }
-
-    /// The submission as one unit of work: the draft is closed first (its row lock makes a
-    /// concurrent submit of the same draft wait and then find it closed), then the case, its
-    /// history, search tokens, attachments, confirmation e-mail and audit entry. `None` when
-    /// another submit closed the draft first.
-    async fn store_submission(
-        &self,
-        s: &DraftSession,
-        data: &Value,
-        lang: Lang,
-    ) -> Result<Option<Submitted>, AppError> {
-        let def = &s.service.definition;
-        let tenant = s.tenant.key.as_str();
-        let case_id = new_record_id(self.rng.as_ref())?;
-        let status_token = new_token(self.rng.as_ref())?;
-        let year = berlin_date(self.now()).year();
-        let to = def
-            .contact_email_field
-            .as_ref()
-            .and_then(|f| data.get(f))
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        let mut tx = self.store.begin().await?;
-        let number = next_reference_number(&mut tx, tenant, &def.reference_prefix, year).await?;
-        let reference = format!("{}-{year}-{number:06}", def.reference_prefix);
-        let receipt = json!({"reference": reference, "status_token": status_token, "email_sent": to.is_some()});
-        if !self
-            .store
-            .close_draft(&mut tx, tenant, &s.draft.id, &case_id, &receipt, self.now())
-            .await?
-        {
-            return Ok(None);
-        }
-        let case = NewCase {
-            id: &case_id,
-            tenant_key: tenant,
-            service_id: &def.id,
-            service_version: i64::from(def.version),
-            reference: &reference,
-            status: "received",
-            status_token_hash: &token_hash(&status_token),
-            data,
-            lang: lang.code(),
-            draft_id: Some(&s.draft.id),
-            retention_days: i64::from(def.retention_days),
-            now: self.now(),
-        };
-        self.store.insert_case(&mut tx, &case).await?;
-        self.store
-            .seal_status_token(&mut tx, tenant, &case_id, &status_token)
-            .await?;
-        if let Some(name) = def
-            .applicant_name_field
-            .as_ref()
-            .and_then(|f| data.get(f))
-            .and_then(Value::as_str)
-        {
-            let key = self
-                .store
-                .index_key(tenant, IndexPurpose::CaseNames)
-                .await?
-                .ok_or_else(|| AppError::Internal(format!("tenant {tenant} has no index key")))?;
-            let tokens = crate::office::search::tokens(key.secret(), tenant, name);
-            self.store
-                .add_search_tokens(&mut tx, tenant, &case_id, &tokens)
-                .await?;
-        }
-        let event = NewCaseEvent {
-            at: self.now(),
-            actor: "citizen",
-            kind: "status",
-            status: Some("received"),
-            note: None,
-        };
-        self.store
-            .append_case_event(&mut tx, tenant, &case_id, &event)
-            .await?;
-        self.store
-            .attach_to_case(&mut tx, tenant, &s.draft.id, &case_id)
-            .await?;
-        if let Some(to) = &to {
-            let (subject, text) = self.confirmation_email(s, &reference, &status_token, lang);
-            let email = Email {
-                to: to.clone(),
-                subject,
-                text,
-                reply_to: None,
-            };
-            enqueue_email(self, &mut tx, tenant, Some(&case_id), &email).await?;
-        }
-        let object = format!("case:{reference}");
-        let entry = NewAuditEntry {
-            at: self.now(),
-            actor: "citizen",
-            tenant: Some(tenant),
-            action: "case.submit",
-            object: &object,
-            outcome: "ok",
-        };
-        append(&mut tx, &entry).await?;
-        tx.commit().await?;
-        Ok(Some(Submitted {
-            reference,
-            status_token,
-            confirmation_sent_to: to.is_some(),
-        }))
     }
 
     async fn already_submitted(&self, s: &DraftSession) -> Result<Submitted, SubmitError> {
@@ -723,42 +603,6 @@ impl App {
             _ => Err(SubmitError::Failed(AppError::Internal(
                 "submitted draft without receipt".into(),
             ))),
-        }
-    }
-
-    fn confirmation_email(
-        &self,
-        s: &DraftSession,
-        reference: &str,
-        token: &str,
-        lang: Lang,
-    ) -> (String, String) {
-        let link = format!(
-            "{}/{}/vorgang/{token}",
-            self.config.public_url, s.tenant.slug
-        );
-        let when = format_berlin(self.now());
-        let title = s.service.definition.title.get(lang);
-        let authority = s.tenant.title();
-        match lang {
-            Lang::En => (
-                format!("Confirmation of receipt {reference} – {title}"),
-                format!(
-                    "Thank you. {authority} has received your submission “{title}”.\n\nReference number: {reference}\nReceived: {when}\n\nFollow the progress and download your receipt here:\n{link}\n\nKeep this link to yourself: anyone who has it can see the status of your case.\n\nThis message was generated automatically; please do not reply to it."
-                ),
-            ),
-            Lang::Ls => (
-                format!("Ihre Meldung ist angekommen: {reference}"),
-                format!(
-                    "Vielen Dank.\nIhre Meldung ist bei {authority} angekommen.\n\nIhre Nummer ist: {reference}\nAngekommen am: {when}\n\nHier sehen Sie, was mit Ihrer Meldung passiert:\n{link}\n\nGeben Sie den Link nicht weiter.\n\nDiese E-Mail kommt von einem Computer. Bitte antworten Sie nicht auf diese E-Mail."
-                ),
-            ),
-            Lang::De => (
-                format!("Eingangsbestätigung {reference} – {title}"),
-                format!(
-                    "Vielen Dank. Ihr Antrag „{title}“ ist bei {authority} eingegangen.\n\nAktenzeichen: {reference}\nEingegangen am: {when}\n\nDen Bearbeitungsstand und Ihre Eingangsbestätigung finden Sie hier:\n{link}\n\nBewahren Sie diesen Link für sich: Wer ihn kennt, kann den Stand Ihres Vorgangs sehen.\n\nDiese Nachricht wurde automatisch erstellt; bitte antworten Sie nicht darauf."
-                ),
-            ),
         }
     }
 

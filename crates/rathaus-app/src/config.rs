@@ -275,7 +275,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "public_rate_limit_per_minute",
         "20",
-        "per client address and minute: drafts started, files uploaded, dog-tax quotes (save-and-continue e-mails: a quarter); 0 turns these limits off",
+        "per client address and minute: drafts started, files uploaded, dog-tax quotes, submissions through the API (save-and-continue e-mails: a quarter); 0 turns these limits off",
     ),
     (
         "resume_mails_per_hour",

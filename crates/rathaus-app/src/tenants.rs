@@ -93,6 +93,22 @@ impl App {
         }
     }
 
+    /// An enabled tenant by its official key (AGS or ARS); disabled, unknown and malformed keys
+    /// look alike to the public.
+    pub async fn public_tenant_by_key(&self, key: &str) -> Result<Tenant, AppError> {
+        let not_found = || {
+            AppError::NotFound(format!(
+                "no municipality {:?} here",
+                key.chars().take(12).collect::<String>()
+            ))
+        };
+        let parsed = key.parse().map_err(|_| not_found())?;
+        match self.store.tenant(&parsed).await? {
+            Some(t) if t.enabled => Ok(t),
+            _ => Err(not_found()),
+        }
+    }
+
     pub async fn list_tenants(&self, filter: &TenantFilter) -> Result<Vec<Tenant>, AppError> {
         Ok(self.store.tenants(filter).await?)
     }

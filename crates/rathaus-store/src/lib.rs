@@ -24,6 +24,7 @@ pub mod migrate;
 pub mod outbox;
 pub mod services;
 pub mod staff;
+pub mod submission_keys;
 pub mod tenants;
 pub mod testing;
 

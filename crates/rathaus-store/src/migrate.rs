@@ -61,6 +61,11 @@ const SQLITE: &[Migration] = &[
         name: "dogtax_export_ledger",
         sql: include_str!("../migrations/sqlite/0009_dogtax_export_ledger.sql"),
     },
+    Migration {
+        version: 11,
+        name: "submission_keys",
+        sql: include_str!("../migrations/sqlite/0011_submission_keys.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -108,6 +113,11 @@ const POSTGRES: &[Migration] = &[
         version: 9,
         name: "dogtax_export_ledger",
         sql: include_str!("../migrations/postgres/0009_dogtax_export_ledger.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "submission_keys",
+        sql: include_str!("../migrations/postgres/0011_submission_keys.sql"),
     },
 ];
 

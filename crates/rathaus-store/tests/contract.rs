@@ -11,6 +11,7 @@ use rathaus_domain::tenant::{Tenant, TenantKey, TenantKind, TenantProfile};
 use rathaus_store::audit::{AuditVerdict, NewAuditEntry, append};
 use rathaus_store::keyring::{IndexPurpose, Place, Rotated};
 use rathaus_store::staff::NewStaff;
+use rathaus_store::submission_keys::{NewSubmissionKey, delete_expired_submission_keys};
 use rathaus_store::testing::{Backend, TempDir, TestStore, fresh_store, fresh_url};
 use rathaus_store::{Store, contract_tests, tenants};
 use time::OffsetDateTime;
@@ -708,7 +709,112 @@ async fn an_upgraded_installation_keeps_its_index_values(b: Backend) {
     );
 }
 
+/// An idempotency key is taken once per tenant and service; what it holds comes back as stored,
+/// its secret sealed; the housekeeping deletes the old ones only.
+async fn a_submission_key_is_claimed_once_and_expires(b: Backend) {
+    let Some(t) = store(b).await else { return };
+    let s = &t.store;
+    import(s, &demo_tenants()).await;
+    let day = |d: i64| OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000 + d);
+    let mut tx = s.begin().await.unwrap();
+    s.ensure_tenant_key(&mut tx, "12060181", day(0))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let key = |service_id, key_hash, now| NewSubmissionKey {
+        tenant_key: "12060181",
+        service_id,
+        key_hash,
+        body_hash: b"hash-of-the-body",
+        case_id: "case-1",
+        reference: "MM-2026-000001",
+        status_token: "geheimes-statustoken",
+        now,
+    };
+    let claim = |k: NewSubmissionKey<'static>| async move {
+        let mut tx = s.begin().await.unwrap();
+        let won = s.claim_submission_key(&mut tx, &k).await.unwrap();
+        tx.commit().await.unwrap();
+        won
+    };
+    assert!(claim(key("maengelmelder", b"k1", day(0))).await);
+    assert!(
+        !claim(key("maengelmelder", b"k1", day(0))).await,
+        "the same key again"
+    );
+    assert!(
+        claim(key("hundesteuer-anmeldung", b"k1", day(0))).await,
+        "each service has its own keys"
+    );
+    assert!(claim(key("maengelmelder", b"k2", day(1))).await);
+    // A claim while another transaction holds the same key uncommitted waits for it, then
+    // finds the key taken.
+    let mut first = s.begin().await.unwrap();
+    assert!(
+        s.claim_submission_key(&mut first, &key("maengelmelder", b"k3", day(1)))
+            .await
+            .unwrap()
+    );
+    let second = tokio::spawn({
+        let s = s.clone();
+        async move {
+            let mut tx = s.begin().await.unwrap();
+            let won = s
+                .claim_submission_key(&mut tx, &key("maengelmelder", b"k3", day(1)))
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            won
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!second.is_finished(), "the second claim waits");
+    first.commit().await.unwrap();
+    assert!(!second.await.unwrap());
+    let found = s
+        .submission_key("12060181", "maengelmelder", b"k1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (found.case_id.as_str(), found.reference.as_str()),
+        ("case-1", "MM-2026-000001")
+    );
+    assert_eq!(found.body_hash, b"hash-of-the-body");
+    assert_eq!(found.status_token, "geheimes-statustoken");
+    let mut tx = s.begin().await.unwrap();
+    let receipts = tx
+        .fetch_all("SELECT receipt FROM submission_keys", vec![])
+        .await
+        .unwrap();
+    for r in receipts {
+        let sealed = r.bytes("receipt").unwrap();
+        assert!(!sealed.windows(8).any(|w| w == b"geheimes"));
+    }
+    assert_eq!(
+        delete_expired_submission_keys(&mut tx, day(1))
+            .await
+            .unwrap(),
+        2,
+        "the two keys of the day before"
+    );
+    tx.commit().await.unwrap();
+    assert!(
+        s.submission_key("12060181", "maengelmelder", b"k1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.submission_key("12060181", "maengelmelder", b"k2")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 contract_tests!(
+    a_submission_key_is_claimed_once_and_expires,
     migrations_are_idempotent_and_current,
     tenant_import_is_idempotent_and_keeps_operator_changes,
     a_failed_transaction_leaves_nothing_behind,

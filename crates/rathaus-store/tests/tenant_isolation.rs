@@ -25,6 +25,7 @@ use rathaus_store::dogtax::{NewDog, NewHousehold, NewNotice, NewRegisterEvent};
 use rathaus_store::drafts::{DraftUpdate, NewDraft};
 use rathaus_store::outbox::NewMessage;
 use rathaus_store::staff::NewStaff;
+use rathaus_store::submission_keys::NewSubmissionKey;
 use rathaus_store::testing::{Backend, TestStore, fresh_store};
 use rathaus_store::{Store, StoreError, contract_tests, services, tenants};
 use serde_json::json;
@@ -56,8 +57,9 @@ fn tenant(key: &str, name: &str) -> Tenant {
     }
 }
 
-/// A's complete data: drafts, a case with everything that hangs on it, an e-mail, audit entries,
-/// a dog-tax register entry, an offered service and a staff account. B gets a draft with a file.
+/// A's complete data: drafts, a case with everything that hangs on it (also the idempotency key
+/// it was submitted with), an e-mail, audit entries, a dog-tax register entry, an offered service
+/// and a staff account. B gets a draft with a file.
 async fn seed(s: &Store) {
     let (a, b) = (tenant(A, "Panketal"), tenant(B, "Bad Belzig"));
     let mut tx = s.begin().await.unwrap();
@@ -147,6 +149,11 @@ async fn seed(s: &Store) {
     s.add_search_tokens(&mut tx, A, "case-a", &[b"mustermann".to_vec()])
         .await
         .unwrap();
+    assert!(
+        s.claim_submission_key(&mut tx, &submission_key(A))
+            .await
+            .unwrap()
+    );
     s.attach_to_case(&mut tx, A, "draft-a2", "case-a")
         .await
         .unwrap();
@@ -287,6 +294,21 @@ async fn seed(s: &Store) {
     tx.commit().await.unwrap();
 }
 
+/// The idempotency key A's case was submitted with, claimed in the name of `tenant_key`.
+fn submission_key(tenant_key: &str) -> NewSubmissionKey<'_> {
+    const KEY_HASH: [u8; 32] = [7; 32];
+    NewSubmissionKey {
+        tenant_key,
+        service_id: SERVICE,
+        key_hash: &KEY_HASH,
+        body_hash: b"body-a",
+        case_id: "case-a",
+        reference: REFERENCE,
+        status_token: "status-a",
+        now: NOW,
+    }
+}
+
 fn event(note: &str) -> NewCaseEvent<'_> {
     NewCaseEvent {
         at: NOW,
@@ -352,7 +374,7 @@ fn notice<'a>(id: &'a str, tenant_key: &'a str) -> NewNotice<'a> {
 }
 
 /// Every table's row count.
-const COUNTS: [&str; 23] = [
+const COUNTS: [&str; 24] = [
     "SELECT COUNT(*) AS n FROM bank_changes WHERE status = 'pending'",
     "SELECT COUNT(*) AS n FROM dogtax_export_runs",
     "SELECT COUNT(*) AS n FROM dogtax_export_items",
@@ -376,6 +398,7 @@ const COUNTS: [&str; 23] = [
     "SELECT COUNT(*) AS n FROM dogtax_notices",
     "SELECT COUNT(*) AS n FROM staff_users",
     "SELECT COUNT(*) AS n FROM staff_sessions",
+    "SELECT COUNT(*) AS n FROM submission_keys",
 ];
 
 /// What A's data looks like, read through A's own scope, plus the raw state that no read shows
@@ -429,6 +452,14 @@ async fn snapshot(t: &TestStore) -> Vec<String> {
     push(
         "status_token",
         format!("{:?}", s.status_token(A, "case-a").await),
+    );
+    push(
+        "submission_key",
+        format!(
+            "{:?}",
+            s.submission_key(A, SERVICE, submission_key(A).key_hash)
+                .await
+        ),
     );
     push("decisions", format!("{:?}", s.decisions(A, "case-a").await));
     push(
@@ -892,6 +923,26 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Ok(false)
     );
 
+    // submission_keys.rs
+    as_b!(
+        probe,
+        "submission_key",
+        s.submission_key(B, SERVICE, submission_key(A).key_hash)
+            .await,
+        Ok(None)
+    );
+    // A's key neither blocks B's service nor tells B that A has it: B's claim of the same key
+    // succeeds (and is rolled back, leaving no trace).
+    as_b!(
+        probe,
+        "claim_submission_key",
+        {
+            let mut tx = s.begin().await.unwrap();
+            s.claim_submission_key(&mut tx, &submission_key(B)).await
+        },
+        Ok(true)
+    );
+
     // bank_changes.rs
     as_b!(
         probe,
@@ -1140,6 +1191,7 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "claim_due",
     "outbox_counts",
     "delete_expired_drafts",
+    "delete_expired_submission_keys",
     "dogtax_refresh_statistics",
     // Service definitions belong to the installation, not to a tenant.
     "put_definition",
@@ -1189,7 +1241,7 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "take_oidc_login",
 ];
 
-const SOURCES: [(&str, &str); 12] = [
+const SOURCES: [(&str, &str); 13] = [
     ("bank_changes.rs", include_str!("../src/bank_changes.rs")),
     ("dogtax_export.rs", include_str!("../src/dogtax_export.rs")),
     ("cases.rs", include_str!("../src/cases.rs")),
@@ -1202,6 +1254,10 @@ const SOURCES: [(&str, &str); 12] = [
     ("staff.rs", include_str!("../src/staff.rs")),
     ("services.rs", include_str!("../src/services.rs")),
     ("tenants.rs", include_str!("../src/tenants.rs")),
+    (
+        "submission_keys.rs",
+        include_str!("../src/submission_keys.rs"),
+    ),
 ];
 
 fn assert_every_operation_is_classified(checked: &BTreeSet<&str>) {

@@ -1,5 +1,5 @@
 //! Limits on what anyone may do without an account: start drafts, upload files, have
-//! save-and-continue links mailed, ask for dog-tax quotes.
+//! save-and-continue links mailed, ask for dog-tax quotes, submit through the API.
 //!
 //! Per client address, each [`Class`] of public action has its own token bucket, all sized by the
 //! one setting `public_rate_limit_per_minute` (0 turns them all off, e.g. behind a gateway that
@@ -29,21 +29,25 @@ pub(crate) enum Class {
     Upload,
     /// A save-and-continue link sent by e-mail: mail to any address, so a quarter of the budget.
     ResumeMail,
+    /// `POST /api/v1/tenants/{ags}/services/{service}/submissions`: a case (and perhaps a
+    /// confirmation e-mail) per request, as a draft started in the portal may become.
+    Submission,
 }
 
 impl Class {
-    const ALL: [Class; 4] = [
+    const ALL: [Class; 5] = [
         Class::Quote,
         Class::DraftStart,
         Class::Upload,
         Class::ResumeMail,
+        Class::Submission,
     ];
 
     /// Per minute and client: `public_rate_limit_per_minute` divided by this.
     fn divisor(self) -> u32 {
         match self {
             Class::ResumeMail => 4,
-            Class::Quote | Class::DraftStart | Class::Upload => 1,
+            Class::Quote | Class::DraftStart | Class::Upload | Class::Submission => 1,
         }
     }
 }
@@ -232,6 +236,7 @@ mod tests {
         assert_eq!(taken(Class::DraftStart), 8);
         assert_eq!(taken(Class::Upload), 8, "each class has its own budget");
         assert_eq!(taken(Class::ResumeMail), 2, "e-mails get a quarter");
+        assert_eq!(taken(Class::Submission), 8);
         config.public_rate_limit_per_minute = 0;
         let limits = PublicLimits::from_config(&config);
         assert!((0..1000).all(|_| limits.check(Class::ResumeMail, a).is_ok()));

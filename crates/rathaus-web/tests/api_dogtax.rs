@@ -2,54 +2,23 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::net::SocketAddr;
+mod common;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use rathaus_app::testing::{TestApp, TestBackend, demo_app};
+use common::api::{self, Reply, misfits};
+use rathaus_app::testing::TestBackend;
 use rathaus_store::contract_tests;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-struct Harness {
-    router: Router,
-    t: TestApp,
-}
-
-async fn harness(b: TestBackend) -> Option<Harness> {
-    let t = demo_app(b).await?;
-    let assets = rathaus_web::Assets::locate(None);
-    let router = rathaus_web::router(rathaus_web::AppState::new(t.app.clone(), assets));
-    Some(Harness { router, t })
-}
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    json: Value,
-    text: String,
+async fn harness(b: TestBackend) -> Option<common::Harness> {
+    common::harness(b, |_| {}).await
 }
 
 async fn post(router: &Router, path: &str, body: &str, client: &str) -> Reply {
-    let mut req = Request::post(path)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_owned()))
-        .unwrap();
-    let addr: SocketAddr = client.parse().unwrap();
-    req.extensions_mut().insert(ConnectInfo(addr));
-    let res = router.clone().oneshot(req).await.unwrap();
-    let status = res.status();
-    let headers = res.headers().clone();
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        headers,
-        json: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    api::post_json(router, path, body, client, &[]).await
 }
 
 fn request() -> Value {
@@ -217,32 +186,9 @@ async fn each_client_address_is_rate_limited(b: TestBackend) {
 /// answers (a quote, a 422, a 404) fit its schemas.
 async fn the_openapi_document_matches_the_answers(b: TestBackend) {
     let Some(h) = harness(b).await else { return };
-    let res = h
-        .router
-        .clone()
-        .oneshot(
-            Request::get("/api/openapi.json")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    assert_eq!(res.headers()["content-type"], "application/json");
-    let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let doc: Value = serde_json::from_slice(&bytes).unwrap();
-    assert_eq!(doc["openapi"], "3.1.0");
+    let doc = api::openapi(&h.router).await;
     let op = &doc["paths"]["/api/v1/tenants/{ags}/dog-tax/quote"]["post"];
-    // The document itself is the schema; `$ref` picks one of its components.
-    let misfits = |component: &str, instance: &Value| -> Vec<String> {
-        let mut schema = doc.clone();
-        schema["$ref"] = json!(format!("#/components/schemas/{component}"));
-        let validator = jsonschema::draft202012::new(&schema).unwrap();
-        validator
-            .iter_errors(instance)
-            .map(|e| format!("{}: {e}", e.instance_path()))
-            .collect()
-    };
+    let misfits = |component: &str, instance: &Value| misfits(&doc, component, instance);
     let path = "/api/v1/tenants/12060181/dog-tax/quote";
 
     // The request example, sent, is answered with the response example.

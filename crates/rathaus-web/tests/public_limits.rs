@@ -7,40 +7,21 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
-use common::{Browser, MULTIPART_TYPE, Page, multipart_body, png_with_text};
+use common::{Browser, Harness as H, MULTIPART_TYPE, Page, harness, multipart_body, png_with_text};
 use http_body_util::BodyExt;
 use http_body_util::channel::Channel;
-use rathaus_app::Config;
-use rathaus_app::testing::{TestApp, TestBackend, demo_app};
+use rathaus_app::testing::TestBackend;
 use rathaus_store::contract_tests;
 use tower::ServiceExt;
 
 const BASE: &str = "/panketal/maengelmelder";
 const PHOTO_STEP: &str = "/panketal/maengelmelder/schritt/foto";
-
-struct H {
-    router: Router,
-    t: TestApp,
-}
-
-async fn harness(b: TestBackend, tune: impl FnOnce(&mut Config)) -> Option<H> {
-    let mut t = demo_app(b).await?;
-    let mut cfg = (*t.app.config).clone();
-    tune(&mut cfg);
-    t.app.config = Arc::new(cfg);
-    let router = rathaus_web::router(rathaus_web::AppState::new(
-        t.app.clone(),
-        rathaus_web::Assets::locate(None),
-    ));
-    Some(H { router, t })
-}
 
 /// Posts the service's start form; the page as answered.
 async fn start(b: &mut Browser) -> Page {

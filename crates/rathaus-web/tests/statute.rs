@@ -5,7 +5,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::Browser;
+use common::{Browser, signed_in};
 use rathaus_app::testing::{TestBackend, demo_app};
 use rathaus_domain::staff::Role;
 use rathaus_store::contract_tests;
@@ -113,14 +113,7 @@ async fn tenant_admins_keep_their_statutes(b: TestBackend) {
         StatusCode::NOT_FOUND
     );
     // Clerks do not change statutes.
-    let clerk = demo
-        .iter()
-        .find(|d| d.tenant_key.as_deref() == Some("12060181") && d.role == Role::Clerk)
-        .unwrap()
-        .clone();
-    let mut cl = Browser::new(&router);
-    cl.sign_in(&clerk.email, &clerk.password, || clerk.code_at(now))
-        .await;
+    let mut cl = signed_in(&router, app, "12060181", Role::Clerk).await;
     assert_eq!(
         cl.get("/verwaltung/hundesteuersatzung").await.status,
         StatusCode::FORBIDDEN

@@ -689,14 +689,19 @@ async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, App
         .map_err(|e| AppError::Unavailable(format!("cannot listen on {addr}: {e}")))
 }
 
-/// Periodic work of a running server: deleting expired drafts, and uploads a crash left behind
-/// half-received (a request runs minutes at most; an hour leaves every live one alone).
+/// Periodic work of a running server: deleting expired drafts and idempotency keys, and uploads
+/// a crash left behind half-received (a request runs minutes at most; an hour leaves every live one alone).
 async fn housekeeping(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         match app.expire_drafts().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(drafts = n, "deleted expired drafts"),
             Err(e) => tracing::warn!(error = %e, "could not delete expired drafts"),
+        }
+        match app.expire_submission_keys().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(keys = n, "deleted expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "could not delete expired idempotency keys"),
         }
         match app.sweep_staged_uploads(Duration::from_secs(3600)).await {
             Ok(0) => {}

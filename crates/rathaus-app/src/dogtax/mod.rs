@@ -46,59 +46,17 @@ pub(crate) fn unix_ms(t: time::OffsetDateTime) -> i64 {
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
-/// An RFC 9457 problem document, as the API answers and the CLI prints: `errors` names each
-/// offending field (`field`, `message`, `message_de`).
-pub fn problem(
-    status: u16,
-    detail: &str,
-    errors: &[rathaus_domain::dogtax::FieldError],
-) -> serde_json::Value {
-    let title = match status {
-        404 => "Not Found",
-        422 => "Unprocessable Content",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        _ => "Error",
-    };
-    let mut p = serde_json::json!({
-        "type": "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    });
-    if !errors.is_empty() {
-        p["errors"] = serde_json::json!(errors);
-    }
-    p
-}
-
 /// The problem document for a failed quote: 404 for an unknown municipality, 422 naming every
 /// field otherwise; `None` for failures that are not the caller's (database down and the like).
 pub fn quote_problem(e: &QuoteError) -> Option<serde_json::Value> {
     match e {
-        QuoteError::NotFound(m) => Some(problem(404, m, &[])),
-        QuoteError::Invalid(errors) => Some(problem(
-            422,
-            &format!(
-                "the request has {} problem{}; each is named in `errors`",
-                errors.len(),
-                if errors.len() == 1 { "" } else { "s" }
-            ),
-            errors,
-        )),
+        QuoteError::NotFound(m) => Some(crate::problem::problem(404, m)),
+        QuoteError::Invalid(errors) => Some(crate::problem::invalid(errors)),
         QuoteError::Failed(_) => None,
     }
 }
 
 /// A request body that is not JSON at all, as a problem naming the whole request.
 pub fn not_json_problem() -> serde_json::Value {
-    problem(
-        422,
-        "the request has 1 problem; each is named in `errors`",
-        &[rathaus_domain::dogtax::FieldError::new(
-            "",
-            "the request is not valid JSON",
-            "Die Anfrage ist kein gültiges JSON.",
-        )],
-    )
+    crate::problem::invalid(&[crate::problem::not_json()])
 }

@@ -61,10 +61,10 @@ impl App {
                 ags.chars().take(12).collect::<String>()
             ))
         };
-        let key = ags.parse().map_err(|_| not_found())?;
-        match self.store.tenant(&key).await? {
-            Some(t) if t.enabled && !t.kind.is_administration() => Ok(t),
-            _ => Err(not_found()),
+        match self.public_tenant_by_key(ags).await {
+            Ok(t) if !t.kind.is_administration() => Ok(t),
+            Ok(_) | Err(AppError::NotFound(_)) => Err(not_found()),
+            Err(e) => Err(e),
         }
     }
 

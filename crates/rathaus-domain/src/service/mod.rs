@@ -5,6 +5,7 @@ pub mod definition;
 pub mod flow;
 pub mod form;
 pub mod text;
+pub mod whole;
 
 pub use condition::Condition;
 pub use definition::{Access, Choice, Field, FieldKind, ServiceDefinition, Step, TrustLevel};

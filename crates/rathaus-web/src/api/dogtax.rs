@@ -22,10 +22,9 @@ pub(crate) async fn quote(
     let client = client_of(&state, request.extensions(), request.headers());
     if let Err(wait) = state.limits.check(Class::Quote, client) {
         let seconds = retry_after_seconds(wait);
-        let mut response = problem(&dogtax::problem(
+        let mut response = problem(&rathaus_app::problem::problem(
             429,
             &format!("too many requests from this address; try again in {seconds} s"),
-            &[],
         ));
         if let Ok(v) = HeaderValue::from_str(&seconds.to_string()) {
             response.headers_mut().insert(header::RETRY_AFTER, v);
@@ -62,9 +61,8 @@ pub(crate) async fn quote(
 
 fn internal(error: &str) -> Response {
     tracing::error!(error, "dog-tax quote failed");
-    problem(&dogtax::problem(
+    problem(&rathaus_app::problem::problem(
         500,
         "the quote could not be computed; please try again later",
-        &[],
     ))
 }

@@ -1,6 +1,7 @@
 //! The REST API (`/api/v1/…`): JSON in, JSON out, errors as RFC 9457 problem details.
 
 mod dogtax;
+mod submissions;
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -10,7 +11,12 @@ use axum::routing::post;
 use crate::AppState;
 
 pub(crate) fn routes() -> Router<AppState> {
-    Router::new().route("/tenants/{ags}/dog-tax/quote", post(dogtax::quote))
+    Router::new()
+        .route("/tenants/{ags}/dog-tax/quote", post(dogtax::quote))
+        .route(
+            "/tenants/{ags}/services/{service}/submissions",
+            post(submissions::submit),
+        )
 }
 
 /// The API's description (OpenAPI 3.1), at `/api/openapi.json`. Written by hand next to the

@@ -3,15 +3,55 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
+pub mod api;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
+use rathaus_app::testing::{TestApp, TestBackend, demo_app};
+use rathaus_app::{App, Config};
+use rathaus_domain::staff::Role;
 use tower::ServiceExt;
+
+/// The demo installation, with its configuration as `tune` leaves it, behind the whole router.
+pub struct Harness {
+    pub router: Router,
+    pub t: TestApp,
+}
+
+pub async fn harness(b: TestBackend, tune: impl FnOnce(&mut Config)) -> Option<Harness> {
+    let mut t = demo_app(b).await?;
+    let mut cfg = (*t.app.config).clone();
+    tune(&mut cfg);
+    t.app.config = Arc::new(cfg);
+    let router = rathaus_web::router(rathaus_web::AppState::new(
+        t.app.clone(),
+        rathaus_web::Assets::locate(None),
+    ));
+    Some(Harness { router, t })
+}
+
+/// A browser signed in as the demo account with this role in the tenant with this key.
+pub async fn signed_in(router: &Router, app: &App, tenant_key: &str, role: Role) -> Browser {
+    let who = app
+        .demo_staff_credentials()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|d| d.tenant_key.as_deref() == Some(tenant_key) && d.role == role)
+        .unwrap();
+    let now = app.now().unix_timestamp();
+    let mut br = Browser::new(router);
+    br.sign_in(&who.email, &who.password, || who.code_at(now))
+        .await;
+    br
+}
 
 pub struct Browser {
     router: Router,
