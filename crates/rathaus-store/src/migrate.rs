@@ -62,9 +62,9 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0009_dogtax_export_ledger.sql"),
     },
     Migration {
-        version: 11,
+        version: 10,
         name: "submission_keys",
-        sql: include_str!("../migrations/sqlite/0011_submission_keys.sql"),
+        sql: include_str!("../migrations/sqlite/0010_submission_keys.sql"),
     },
 ];
 
@@ -115,9 +115,9 @@ const POSTGRES: &[Migration] = &[
         sql: include_str!("../migrations/postgres/0009_dogtax_export_ledger.sql"),
     },
     Migration {
-        version: 11,
+        version: 10,
         name: "submission_keys",
-        sql: include_str!("../migrations/postgres/0011_submission_keys.sql"),
+        sql: include_str!("../migrations/postgres/0010_submission_keys.sql"),
     },
 ];
 
