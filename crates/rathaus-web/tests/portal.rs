@@ -663,8 +663,8 @@ async fn stored_draft(h: &H, b: &Browser) -> DraftSession {
         .unwrap()
 }
 
-/// The waiting page: 503 with `Retry-After`, the calm notice, the form marked to be sent again
-/// with the button that sent it.
+/// The waiting page: 503 with `Retry-After`, the calm notice, the form set to send itself again
+/// with the button that sent it, and the script that does it.
 fn assert_waiting_page(r: &Page, button: &str) {
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
     assert_eq!(r.retry_after.as_deref(), Some("3"));
@@ -677,6 +677,11 @@ fn assert_waiting_page(r: &Page, button: &str) {
     );
     assert!(r.body.contains(" data-retry-after=\"3\">"), "{}", r.body);
     assert!(r.body.contains(button), "{}", r.body);
+    assert!(
+        r.body.contains("<script src=\"/assets/retry-"),
+        "{}",
+        r.body
+    );
     assert!(!r.body.contains("Es gibt ein Problem"), "not an error");
 }
 
