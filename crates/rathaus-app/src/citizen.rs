@@ -56,6 +56,22 @@ impl From<AppError> for SubmitError {
     }
 }
 
+/// Why the answers to a step were not taken; nothing was saved either way.
+#[derive(Debug)]
+pub enum StepError {
+    /// Wrong answers, named per field; none when there is no such step to answer.
+    Invalid(Vec<FieldError>),
+    /// Too many writes at once ([`AppError::Overloaded`]): the same answers may be sent again
+    /// in a moment.
+    Overloaded,
+}
+
+impl From<Vec<FieldError>> for StepError {
+    fn from(errors: Vec<FieldError>) -> Self {
+        StepError::Invalid(errors)
+    }
+}
+
 /// Positions are stored as short strings: `step:ort`, `step:hund:1`, `more:hund`, `check`.
 pub fn encode_position(p: &Position) -> String {
     match p {
@@ -288,17 +304,17 @@ impl App {
         s: &DraftSession,
         pos: &Position,
         input: &FormInput,
-    ) -> Result<Position, Vec<FieldError>> {
+    ) -> Result<Position, StepError> {
         let def = &s.service.definition;
         let Position::Step {
             step: step_id,
             item,
         } = pos
         else {
-            return Err(Vec::new());
+            return Err(StepError::Invalid(Vec::new()));
         };
         let Some(step) = def.step(step_id) else {
-            return Err(Vec::new());
+            return Err(StepError::Invalid(Vec::new()));
         };
         let ctx = Context {
             params: &s.service.params,
@@ -307,13 +323,11 @@ impl App {
         if let (Some(r), Some(i)) = (&step.repeat, item)
             && (*i > def.item_count(step, &s.draft.data) || *i >= r.max as usize)
         {
-            return Err(Vec::new());
+            return Err(StepError::Invalid(Vec::new()));
         }
         let new = apply_step(step, *item, &s.draft.data, input, &ctx)?;
         let next = def.next_position(pos, &new, false);
-        self.save_draft(s, &new, &next)
-            .await
-            .map_err(|e| vec![internal_error(&e)])?;
+        self.save_draft(s, &new, &next).await.map_err(not_saved)?;
         Ok(next)
     }
 
@@ -323,20 +337,20 @@ impl App {
         s: &DraftSession,
         step_id: &str,
         another: Option<bool>,
-    ) -> Result<Position, Vec<FieldError>> {
+    ) -> Result<Position, StepError> {
         let def = &s.service.definition;
         let Some(step) = def.step(step_id) else {
-            return Err(Vec::new());
+            return Err(StepError::Invalid(Vec::new()));
         };
         let Some(r) = &step.repeat else {
-            return Err(Vec::new());
+            return Err(StepError::Invalid(Vec::new()));
         };
         let count = def.item_count(step, &s.draft.data);
         let another = match another {
             Some(a) => a,
             None if count >= r.max as usize => false,
             None => {
-                return Err(vec![FieldError {
+                return Err(StepError::Invalid(vec![FieldError {
                     field: "another".into(),
                     message: Text::new(
                         format!(
@@ -346,19 +360,19 @@ impl App {
                         format!("Select whether you want to: {}", r.add_another.en),
                         "Bitte wählen Sie Ja oder Nein.".to_owned(),
                     ),
-                }]);
+                }]));
             }
         };
         if !another && count < r.min as usize {
             let min = r.min.to_string();
-            return Err(vec![FieldError {
+            return Err(StepError::Invalid(vec![FieldError {
                 field: "another".into(),
                 message: Text::new(
                     format!("Geben Sie mindestens {min} an."),
                     format!("Add at least {min}."),
                     format!("Sie müssen mindestens {min} angeben."),
                 ),
-            }]);
+            }]));
         }
         let pos = Position::AddAnother {
             step: step_id.to_owned(),
@@ -366,7 +380,7 @@ impl App {
         let next = def.next_position(&pos, &s.draft.data, another);
         self.save_draft(s, &s.draft.data, &next)
             .await
-            .map_err(|e| vec![internal_error(&e)])?;
+            .map_err(not_saved)?;
         Ok(next)
     }
 
@@ -1060,6 +1074,15 @@ fn unknown_field(name: &str) -> FieldError {
             "There is no such field here.",
             "Dieses Feld gibt es nicht.",
         ),
+    }
+}
+
+/// A draft that could not be saved: a full write path is worth sending the same answers again
+/// for; anything else is a general error on the page.
+fn not_saved(e: AppError) -> StepError {
+    match e {
+        AppError::Overloaded => StepError::Overloaded,
+        other => StepError::Invalid(vec![internal_error(&other)]),
     }
 }
 

@@ -591,6 +591,15 @@ impl Pool {
         self.queue().waiting()
     }
 
+    /// Counts `n` writes as waiting for their turn until the returned guard is dropped (tests).
+    pub(crate) fn occupy_write_queue(&self, n: usize) -> WriteQueueHold {
+        self.queue().waiting.fetch_add(n, Ordering::AcqRel);
+        WriteQueueHold {
+            pool: self.clone(),
+            n,
+        }
+    }
+
     /// Units of work and commits on SQLite's writer since start (`None` on PostgreSQL, where each
     /// transaction commits on its own connection).
     pub(crate) fn write_stats(&self) -> Option<(u64, u64)> {
@@ -672,6 +681,21 @@ impl Pool {
             }
             Pool::Postgres { pool, .. } => pool.close().await,
         }
+    }
+}
+
+/// Places in the write queue taken by [`Pool::occupy_write_queue`], given up on drop.
+pub struct WriteQueueHold {
+    pool: Pool,
+    n: usize,
+}
+
+impl Drop for WriteQueueHold {
+    fn drop(&mut self) {
+        self.pool
+            .queue()
+            .waiting
+            .fetch_sub(self.n, Ordering::AcqRel);
     }
 }
 

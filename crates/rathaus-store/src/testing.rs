@@ -112,6 +112,16 @@ pub async fn fresh_store(
     Ok(Some(TestStore { store, url, dir }))
 }
 
+/// Stands in for `n` writes waiting for their turn until dropped: with the write queue's limit at
+/// `n`, every new write is refused with [`StoreError::Overloaded`] while reads go on. For
+/// PostgreSQL, where real waiting writers cannot fill the queue without stalling the reads of the
+/// code under test (both wait for a connection from the same pool). Not for SQLite: there a
+/// committing write keeps its batch open for the writes it sees waiting, so a stand-in would hold
+/// up commits; hold the writer with a transaction and let a real write queue behind it instead.
+pub fn occupy_write_queue(store: &Store, n: usize) -> crate::db::WriteQueueHold {
+    store.pool.occupy_write_queue(n)
+}
+
 /// Runs an async test body once per backend: always SQLite, PostgreSQL when configured.
 #[macro_export]
 macro_rules! contract_tests {

@@ -1,5 +1,6 @@
-//! Static assets: the KERN UX design system (installed from npm, not committed) and our own
-//! small stylesheet (compiled in). File names carry a version, so browsers may cache them forever.
+//! Static assets: the KERN UX design system (installed from npm, not committed), our own small
+//! stylesheet and the one script (both compiled in). File names carry a version, so browsers may
+//! cache them forever.
 
 use std::path::{Path, PathBuf};
 
@@ -14,17 +15,28 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::AppState;
 
 const OWN_CSS: &str = include_str!("../static/rathaus.css");
+/// Sends a form again by itself after the server was too busy to take it; pages work without it.
+const RETRY_JS: &str = include_str!("../static/retry.js");
 
 pub struct Assets {
     kern_dist: Option<PathBuf>,
     kern_version: String,
     own_css_name: String,
+    retry_js_name: String,
 }
 
 fn fnv1a(data: &[u8]) -> u64 {
     data.iter().fold(0xcbf29ce484222325_u64, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
     })
+}
+
+/// `rathaus-<hash>.css`: a new name whenever the content changes.
+fn versioned_name(stem: &str, ext: &str, content: &str) -> String {
+    format!(
+        "{stem}-{:012x}.{ext}",
+        fnv1a(content.as_bytes()) & 0xffff_ffff_ffff
+    )
 }
 
 fn kern_version(package_dir: &Path) -> Option<String> {
@@ -60,20 +72,20 @@ impl Assets {
                 "KERN UX assets not found (run `npm ci --prefix web` or set RATHAUS_ASSETS_DIR); pages will be unstyled"
             );
         }
-        let own_css_name = format!(
-            "rathaus-{:012x}.css",
-            fnv1a(OWN_CSS.as_bytes()) & 0xffff_ffff_ffff
-        );
+        let own_css_name = versioned_name("rathaus", "css", OWN_CSS);
+        let retry_js_name = versioned_name("retry", "js", RETRY_JS);
         match found {
             Some((dist, version)) => Assets {
                 kern_dist: Some(dist),
                 kern_version: version,
                 own_css_name,
+                retry_js_name,
             },
             None => Assets {
                 kern_dist: None,
                 kern_version: "missing".into(),
                 own_css_name,
+                retry_js_name,
             },
         }
     }
@@ -90,6 +102,10 @@ impl Assets {
         format!("/assets/{}", self.own_css_name)
     }
 
+    pub fn retry_js(&self) -> String {
+        format!("/assets/{}", self.retry_js_name)
+    }
+
     pub fn has_kern(&self) -> bool {
         self.kern_dist.is_some()
     }
@@ -100,12 +116,23 @@ pub(crate) fn routes(assets: &Assets) -> Router<AppState> {
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=31536000, immutable"),
     );
-    let mut router = Router::new().route(
-        &format!("/{}", assets.own_css_name),
-        get(|| async {
-            ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], OWN_CSS).into_response()
-        }),
-    );
+    let mut router = Router::new()
+        .route(
+            &format!("/{}", assets.own_css_name),
+            get(|| async {
+                ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], OWN_CSS).into_response()
+            }),
+        )
+        .route(
+            &format!("/{}", assets.retry_js_name),
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+                    RETRY_JS,
+                )
+                    .into_response()
+            }),
+        );
     if let Some(dist) = &assets.kern_dist {
         router = router.nest_service(
             &format!("/kern-{}", assets.kern_version),

@@ -12,8 +12,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::png;
 use http_body_util::BodyExt;
+use rathaus_app::citizen::DraftSession;
 use rathaus_app::testing::{TestApp, TestBackend, demo_app};
-use rathaus_store::contract_tests;
+use rathaus_store::testing::occupy_write_queue;
+use rathaus_store::{StoreError, contract_tests};
 use tower::ServiceExt;
 
 /// A browser in miniature: keeps cookies (ignoring their paths, which the tests respect).
@@ -27,6 +29,7 @@ struct Page {
     location: Option<String>,
     content_type: String,
     cache_control: Option<String>,
+    retry_after: Option<String>,
     body: String,
     bytes: Vec<u8>,
 }
@@ -75,13 +78,17 @@ impl Browser {
             .get("content-type")
             .map(|v| v.to_str().unwrap().to_owned())
             .unwrap_or_default();
-        let cache_control = res
-            .headers()
-            .get("cache-control")
-            .map(|v| v.to_str().unwrap().to_owned());
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let cache_control = header("cache-control");
+        let retry_after = header("retry-after");
         let bytes = res.into_body().collect().await.unwrap().to_bytes().to_vec();
         Page {
             cache_control,
+            retry_after,
             status,
             location,
             content_type,
@@ -603,7 +610,205 @@ async fn languages_are_chosen_and_remembered(backend: TestBackend) {
     assert!(r.body.contains("Einen Schaden melden") && r.body.contains("Anfangen"));
 }
 
+/// The write path kept full: the next write is refused at once while reads go on.
+struct FullWritePath {
+    /// Kept until released: the transaction on the writer, or the stand-in for a waiting write.
+    _held: Vec<Box<dyn Send>>,
+    queued: Option<tokio::task::JoinHandle<Result<(), StoreError>>>,
+}
+
+async fn fill_write_path(h: &H, backend: TestBackend) -> FullWritePath {
+    let store = h.t.app.store.clone();
+    store.set_write_queue_limit(1);
+    match backend {
+        // A transaction holds the one writer and a second write waits for it in the queue's
+        // one place.
+        TestBackend::Sqlite => {
+            let held = store.begin().await.unwrap();
+            let s = store.clone();
+            let queued = tokio::spawn(async move { s.begin().await.map(drop) });
+            while store.write_queue_depth() < 1 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            FullWritePath {
+                _held: vec![Box::new(held)],
+                queued: Some(queued),
+            }
+        }
+        // Writers wait for a connection from the pool that reads use too: filling it would
+        // stall the page's reads as well, so a stand-in takes the queue's place.
+        TestBackend::Postgres => FullWritePath {
+            _held: vec![Box::new(occupy_write_queue(&store, 1))],
+            queued: None,
+        },
+    }
+}
+
+impl FullWritePath {
+    async fn release(mut self) {
+        let queued = self.queued.take();
+        drop(self);
+        if let Some(q) = queued {
+            q.await.unwrap().unwrap();
+        }
+    }
+}
+
+/// The draft behind the browser's cookie, as stored.
+async fn stored_draft(h: &H, b: &Browser) -> DraftSession {
+    let app = &h.t.app;
+    let tenant = app.public_tenant("panketal").await.unwrap();
+    app.open_draft(&tenant, "maengelmelder", &b.cookies["rh_draft"])
+        .await
+        .unwrap()
+}
+
+/// The waiting page: 503 with `Retry-After`, the calm notice, the form set to send itself again
+/// with the button that sent it, and the script that does it.
+fn assert_waiting_page(r: &Page, button: &str) {
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.body);
+    assert_eq!(r.retry_after.as_deref(), Some("3"));
+    assert!(
+        r.body.contains("role=\"status\" data-retry-notice")
+            && r.body
+                .contains("Einen Moment bitte: Gerade nutzen sehr viele Menschen diesen Dienst."),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(" data-retry-after=\"3\">"), "{}", r.body);
+    assert!(r.body.contains(button), "{}", r.body);
+    assert!(
+        r.body.contains("<script src=\"/assets/retry-"),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("Es gibt ein Problem"), "not an error");
+}
+
+async fn a_full_write_path_keeps_what_was_typed(backend: TestBackend) {
+    let Some(h) = harness(backend).await else {
+        return;
+    };
+    // Starting refused: the start page again, and no draft.
+    let mut fresh = Browser::new(&h.router);
+    let csrf = fresh.get(BASE).await.csrf();
+    let full = fill_write_path(&h, backend).await;
+    let r = fresh
+        .post(&format!("{BASE}/start"), &[("csrf", &csrf)])
+        .await;
+    assert_waiting_page(&r, "type=\"submit\" data-retry>");
+    assert!(r.body.contains("Mangel melden"), "{}", r.body);
+    assert!(!fresh.cookies.contains_key("rh_draft"));
+    full.release().await;
+    let r = fresh
+        .post(&format!("{BASE}/start"), &[("csrf", &r.csrf())])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(fresh.cookies.contains_key("rh_draft"));
+
+    // A step refused: what was typed is in the fields, nothing is saved.
+    let mut b = started(&h).await;
+    let path = format!("{BASE}/schritt/mangel");
+    let csrf = b.get(&path).await.csrf();
+    let description = "Tiefes Schlagloch vor Hausnummer 12";
+    let typed = [
+        ("category", "strasse"),
+        ("description", description),
+        ("action", "continue"),
+    ];
+    let before = stored_draft(&h, &b).await.draft;
+    let full = fill_write_path(&h, backend).await;
+    let r = b
+        .post(&path, &[&[("csrf", &*csrf)], &typed[..]].concat())
+        .await;
+    assert_waiting_page(&r, "value=\"continue\" data-retry>");
+    assert!(
+        r.body.contains(&format!(">{description}</textarea>")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("value=\"strasse\" checked>"), "{}", r.body);
+    let after = stored_draft(&h, &b).await.draft;
+    assert_eq!(
+        (after.data, after.position),
+        (before.data, before.position),
+        "nothing saved"
+    );
+    // Once there is room, the same answers sent again go through.
+    full.release().await;
+    let csrf = r.csrf();
+    let r = b
+        .post(&path, &[&[("csrf", &*csrf)], &typed[..]].concat())
+        .await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/panketal/maengelmelder/schritt/ort")
+    );
+    let saved = stored_draft(&h, &b).await.draft;
+    assert_eq!(saved.data["description"], description);
+}
+
+async fn a_full_write_path_loses_no_submission(backend: TestBackend) {
+    let Some(h) = harness(backend).await else {
+        return;
+    };
+    let mut b = started(&h).await;
+    for (step, form) in [
+        (
+            "mangel",
+            &[
+                ("category", "strasse"),
+                ("description", "Laterne flackert seit Tagen"),
+            ][..],
+        ),
+        (
+            "ort",
+            &[("location_kind", "address"), ("street", "Am Anger")],
+        ),
+        ("foto", &[]),
+        ("kontakt", &[("privacy_ack", "true")]),
+    ] {
+        let r = answer(&mut b, step, form).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{step}: {}", r.body);
+    }
+    let csrf = b.get(&format!("{BASE}/pruefen")).await.csrf();
+    let full = fill_write_path(&h, backend).await;
+    let r = b
+        .post(&format!("{BASE}/absenden"), &[("csrf", &csrf)])
+        .await;
+    assert_waiting_page(&r, "type=\"submit\" data-retry>");
+    assert!(
+        r.body.contains("Angaben prüfen") && r.body.contains("Laterne flackert seit Tagen"),
+        "{}",
+        r.body
+    );
+    assert!(stored_draft(&h, &b).await.draft.submitted_case.is_none());
+    full.release().await;
+    let r = b
+        .post(&format!("{BASE}/absenden"), &[("csrf", &r.csrf())])
+        .await;
+    assert_eq!(
+        r.location.as_deref(),
+        Some("/panketal/maengelmelder/bestaetigung")
+    );
+    // Exactly one case, with the first number: the refused attempt took none.
+    let conf = b.get(&format!("{BASE}/bestaetigung")).await;
+    assert!(conf.body.contains("MM-2026-000001"), "{}", conf.body);
+    let submits =
+        h.t.app
+            .store
+            .audit_entries(&["12060181".into()], None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "case.submit")
+            .count();
+    assert_eq!(submits, 1);
+}
+
 contract_tests!(
+    a_full_write_path_keeps_what_was_typed,
+    a_full_write_path_loses_no_submission,
     a_citizen_reports_a_defect_end_to_end,
     forged_and_foreign_posts_change_nothing,
     save_and_resume_by_email,

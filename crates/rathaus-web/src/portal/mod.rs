@@ -41,6 +41,8 @@ pub(crate) struct Layout {
     pub kern_css: String,
     pub kern_fonts_css: String,
     pub own_css: String,
+    /// Only pages that may send themselves again load it (see `waiting.html`).
+    pub retry_js: String,
     pub operator: String,
     pub tenant_title: Option<String>,
     pub tenant_slug: Option<String>,
@@ -64,6 +66,7 @@ impl Layout {
             kern_css: state.assets.kern_css(),
             kern_fonts_css: state.assets.kern_fonts_css(),
             own_css: state.assets.own_css(),
+            retry_js: state.assets.retry_js(),
             operator,
             tenant_title: None,
             tenant_slug: None,

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use rathaus_app::AppError;
-use rathaus_app::citizen::{DraftSession, SubmitError};
+use rathaus_app::citizen::{DraftSession, StepError, SubmitError};
 use rathaus_domain::localtime::berlin_date;
 use rathaus_domain::service::flow::Position;
 use rathaus_domain::service::form::{format_date_de, target};
@@ -246,6 +246,48 @@ fn csrf_refused(c: &Ctx, service: &str) -> Response {
     )
 }
 
+/// How long a browser waits at least before sending a form again that the full write path
+/// refused; its script waits longer after each refusal in a row.
+const OVERLOAD_RETRY: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A form the write path was too full to take ([`AppError::Overloaded`]; nothing was saved). Its
+/// page is shown again as it was sent, with a calm notice (`waiting.html`), and answered 503
+/// with `Retry-After`; the page's script sends it again with the same button after a while, and
+/// without JavaScript the citizen presses the button.
+pub(crate) struct Waiting {
+    pub seconds: u64,
+    /// The button that sent the form: on a step page, its `action` value.
+    pub button: &'static str,
+}
+
+impl Waiting {
+    fn to_send_again_with(button: &'static str) -> Option<Waiting> {
+        Some(Waiting {
+            seconds: retry_after_seconds(OVERLOAD_RETRY),
+            button,
+        })
+    }
+}
+
+/// A page as a response: 503 with `Retry-After` while it waits to be sent again, else `status`.
+fn page_response(
+    page: &impl Template,
+    status: StatusCode,
+    waiting: bool,
+    cookie: Option<header::HeaderValue>,
+) -> Response {
+    let status = if waiting {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        status
+    };
+    let mut r = with_cookie((status, render(page)).into_response(), cookie);
+    if waiting {
+        set_retry_after(&mut r, OVERLOAD_RETRY);
+    }
+    r
+}
+
 /// Adds the CSRF cookie to a response if the page had to create one.
 fn with_cookie(mut r: Response, cookie: Option<header::HeaderValue>) -> Response {
     if let Some(c) = cookie {
@@ -271,6 +313,7 @@ struct StartPage {
     start_action: String,
     resume_href: Option<String>,
     csrf: String,
+    waiting: Option<Waiting>,
 }
 
 async fn service_start(
@@ -278,7 +321,7 @@ async fn service_start(
     headers: HeaderMap,
     Path((slug, service)): Path<(String, String)>,
 ) -> Response {
-    let c = match ctx(
+    match ctx(
         &state,
         &headers,
         &slug,
@@ -287,20 +330,29 @@ async fn service_start(
     )
     .await
     {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
-    };
-    let offered = match state.app.offered_service(&c.tenant, &service).await {
+        Ok(c) => render_start(&state, &headers, &c, &service, None).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn render_start(
+    state: &AppState,
+    headers: &HeaderMap,
+    c: &Ctx,
+    service: &str,
+    waiting: Option<Waiting>,
+) -> Response {
+    let offered = match state.app.offered_service(&c.tenant, service).await {
         Ok(o) => o,
-        Err(e) => return PageError::from_app(e, c.layout).into_response(),
+        Err(e) => return PageError::from_app(e, c.layout.clone()).into_response(),
     };
-    let resume_href = match draft_from_cookie(&state, &headers, &c.tenant, &service).await {
+    let resume_href = match draft_from_cookie(state, headers, &c.tenant, service).await {
         Ok(Some(s)) if s.draft.submitted_case.is_none() => {
-            Some(position_url(&c.tenant, &service, &s.position()))
+            Some(position_url(&c.tenant, service, &s.position()))
         }
         _ => None,
     };
-    let (csrf, cookie) = cookies::csrf_token(&state, &headers);
+    let (csrf, cookie) = cookies::csrf_token(state, headers);
     let lang = c.layout.lang;
     let d = &offered.definition;
     let page = StartPage {
@@ -315,12 +367,13 @@ async fn service_start(
         costs: d.costs.get(lang).to_owned(),
         legal_basis: d.legal_basis.get(lang).to_owned(),
         privacy: d.privacy.get(lang).to_owned(),
-        start_action: format!("{}/start", base(&c.tenant, &service)),
+        start_action: format!("{}/start", base(&c.tenant, service)),
         resume_href,
         csrf,
-        layout: c.layout,
+        layout: c.layout.clone(),
+        waiting,
     };
-    with_cookie(render(&page), cookie)
+    page_response(&page, StatusCode::OK, page.waiting.is_some(), cookie)
 }
 
 async fn form_pairs(request: Request) -> Result<FormInput, StatusCode> {
@@ -403,6 +456,10 @@ async fn start_draft(
             );
             r
         }
+        Err(AppError::Overloaded) => {
+            let waiting = Waiting::to_send_again_with("start");
+            render_start(&state, &headers, &c, &service, waiting).await
+        }
         Err(e) => PageError::from_app(e, c.layout).into_response(),
     }
 }
@@ -426,6 +483,14 @@ struct StepPage {
     save_label: String,
     /// Came from a change link on the check page: return there afterwards.
     from_check: bool,
+    waiting: Option<Waiting>,
+}
+
+impl StepPage {
+    /// Whether the page's script sends the form again with this button.
+    fn retries_with(&self, button: &str) -> bool {
+        self.waiting.as_ref().is_some_and(|w| w.button == button)
+    }
 }
 
 fn step_number(def: &ServiceDefinition, data: &serde_json::Value, step_id: &str) -> (usize, usize) {
@@ -479,6 +544,7 @@ struct StepRender<'a> {
     errors: &'a [FieldError],
     files: &'a [rathaus_store::attachments::Attachment],
     from_check: bool,
+    waiting: Option<Waiting>,
 }
 
 fn render_step(
@@ -494,6 +560,7 @@ fn render_step(
         errors,
         files,
         from_check,
+        waiting,
     } = r;
     let def = &s.service.definition;
     let lang = c.layout.lang;
@@ -558,13 +625,14 @@ fn render_step(
         save_label: c.layout.t("service.save_later"),
         from_check,
         layout: c.layout.clone(),
+        waiting,
     };
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
-    with_cookie((status, render(&page)).into_response(), cookie)
+    page_response(&page, status, page.waiting.is_some(), cookie)
 }
 
 /// Whether a position may be shown for this draft: the step exists and is visible; an item
@@ -631,6 +699,7 @@ async fn show_position(
                     errors: &[],
                     files: &files,
                     from_check,
+                    waiting: None,
                 },
             )
         }
@@ -757,6 +826,7 @@ async fn answer(
             errors: &errors,
             files: &files,
             from_check,
+            waiting: None,
         };
         return render_step(&state, &headers, &c, &s, &pos, r);
     }
@@ -771,14 +841,24 @@ async fn answer(
             let to = if back_to_check { Position::Check } else { next };
             see_other(&position_url(&c.tenant, &service, &to))
         }
-        Err(errors) if errors.is_empty() => PageError::not_found(c.layout).into_response(),
-        Err(errors) => {
+        Err(StepError::Invalid(errors)) if errors.is_empty() => {
+            PageError::not_found(c.layout).into_response()
+        }
+        Err(e) => {
+            let (errors, waiting) = match e {
+                StepError::Invalid(errors) => (errors, None),
+                StepError::Overloaded => {
+                    let button = if action == "save" { "save" } else { "continue" };
+                    (Vec::new(), Waiting::to_send_again_with(button))
+                }
+            };
             let files = state.app.draft_attachments(&s).await.unwrap_or_default();
             let r = StepRender {
                 typed: Some(&posted.input),
                 errors: &errors,
                 files: &files,
                 from_check,
+                waiting,
             };
             render_step(&state, &headers, &c, &s, &pos, r)
         }
@@ -979,8 +1059,14 @@ async fn more_post(
     };
     match state.app.answer_add_another(&s, &step, another).await {
         Ok(next) => see_other(&position_url(&c.tenant, &service, &next)),
-        Err(errors) if errors.is_empty() => PageError::not_found(c.layout).into_response(),
-        Err(errors) => render_more(&state, &headers, &c, &s, &step, &errors),
+        Err(StepError::Invalid(errors)) if errors.is_empty() => {
+            PageError::not_found(c.layout).into_response()
+        }
+        Err(StepError::Invalid(errors)) => render_more(&state, &headers, &c, &s, &step, &errors),
+        // One choice to make again: the general busy page suffices.
+        Err(StepError::Overloaded) => {
+            PageError::from_app(AppError::Overloaded, c.layout).into_response()
+        }
     }
 }
 
@@ -1036,6 +1122,7 @@ struct CheckPage {
     action: String,
     back: String,
     csrf: String,
+    waiting: Option<Waiting>,
 }
 
 /// Values the platform computes for the check page (fee previews); none for most services.
@@ -1081,12 +1168,24 @@ async fn check_page(
     if let Some((pos, _)) = def.first_incomplete(&s.draft.data, &ctx_rules) {
         return see_other(&position_url(&c.tenant, &service, &pos));
     }
+    render_check(&state, &headers, &c, &s, None).await
+}
+
+async fn render_check(
+    state: &AppState,
+    headers: &HeaderMap,
+    c: &Ctx,
+    s: &DraftSession,
+    waiting: Option<Waiting>,
+) -> Response {
+    let def = &s.service.definition;
+    let service = def.id.as_str();
     let lang = c.layout.lang;
-    let sections = match state.app.draft_summary(&s, lang).await {
+    let sections = match state.app.draft_summary(s, lang).await {
         Ok(x) => x,
-        Err(e) => return PageError::from_app(e, c.layout).into_response(),
+        Err(e) => return PageError::from_app(e, c.layout.clone()).into_response(),
     };
-    let (csrf, cookie) = cookies::csrf_token(&state, &headers);
+    let (csrf, cookie) = cookies::csrf_token(state, headers);
     let page = CheckPage {
         caption: def.title.get(lang).to_owned(),
         sections: sections
@@ -1095,28 +1194,29 @@ async fn check_page(
                 change: match &sec.position {
                     Position::Step { item: None, .. } => format!(
                         "{}?von=pruefen",
-                        position_url(&c.tenant, &service, &sec.position)
+                        position_url(&c.tenant, service, &sec.position)
                     ),
-                    p => position_url(&c.tenant, &service, p),
+                    p => position_url(&c.tenant, service, p),
                 },
                 title: sec.title,
                 rows: sec.rows.into_iter().map(|r| (r.label, r.value)).collect(),
             })
             .collect(),
-        computed: computed_values(&state, &s, lang).await,
+        computed: computed_values(state, s, lang).await,
         submit_hint: i18n::tf(
             lang,
             "service.submit_hint",
             &[("authority", &c.tenant.title())],
         ),
-        action: format!("{}/absenden", base(&c.tenant, &service)),
+        action: format!("{}/absenden", base(&c.tenant, service)),
         back: previous(def, &s.draft.data, &Position::Check)
-            .map(|p| position_url(&c.tenant, &service, &p))
+            .map(|p| position_url(&c.tenant, service, &p))
             .unwrap_or_default(),
         csrf,
         layout: c.layout.clone(),
+        waiting,
     };
-    with_cookie(render(&page), cookie)
+    page_response(&page, StatusCode::OK, page.waiting.is_some(), cookie)
 }
 
 async fn submit(
@@ -1154,10 +1254,15 @@ async fn submit(
                         errors: &errors,
                         files: &files,
                         from_check: false,
+                        waiting: None,
                     },
                 ),
                 other => see_other(&position_url(&c.tenant, &service, &other)),
             }
+        }
+        Err(SubmitError::Failed(AppError::Overloaded)) => {
+            let waiting = Waiting::to_send_again_with("submit");
+            render_check(&state, &headers, &c, &s, waiting).await
         }
         Err(SubmitError::Failed(e)) => PageError::from_app(e, c.layout).into_response(),
     }
