@@ -215,8 +215,9 @@ async fn a_full_write_queue_refuses_at_once(b: Backend) {
         matches!(refused, Err(StoreError::Overloaded)),
         "not refused"
     );
+    // Not a timing measurement (that is the benchmark's): it did not wait for the writer.
     assert!(
-        started.elapsed() < Duration::from_millis(50),
+        started.elapsed() < Duration::from_secs(2),
         "refusing took {:?}",
         started.elapsed()
     );
