@@ -66,6 +66,16 @@ impl Installation {
     }
 }
 
+/// Kills the server when the test ends, also when it fails.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One submission as a client made it.
 #[derive(Clone)]
 struct Attempt {
@@ -227,7 +237,8 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
     let inst = Installation {
         dir: tempfile::tempdir().unwrap(),
     };
-    let (mut server, mut addr) = inst.start();
+    let (server, mut addr) = inst.start();
+    let mut server = Running(server);
     let baseline = count_cases(&inst);
     let started = Instant::now();
     let mut answered: HashMap<String, Attempt> = HashMap::new();
@@ -238,7 +249,7 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
         let stop = Arc::new(AtomicBool::new(false));
         let killer = {
             let stop = stop.clone();
-            let pid = server.id();
+            let pid = server.0.id();
             // Kill at a different moment of the load each cycle.
             let after = Duration::from_millis(300 + (cycles as u64 * 277) % 900);
             std::thread::spawn(move || {
@@ -252,8 +263,9 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
         };
         let attempts = load(&addr, cycles, &stop);
         killer.join().unwrap();
-        server.wait().unwrap();
-        (server, addr) = inst.start();
+        server.0.wait().unwrap();
+        let (restarted, restarted_at) = inst.start();
+        (server, addr) = (Running(restarted), restarted_at);
         for mut a in attempts {
             if a.answer.is_none() {
                 // No answer (or 503): the client tries again with the same key.
@@ -280,8 +292,7 @@ fn acknowledged_submissions_survive_sigkill_exactly_once() {
             String::from_utf8_lossy(&verify.stdout)
         );
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     println!(
         "crash test: {cycles} SIGKILL cycles, {} acknowledged submissions checked ({resent} sent again after the crash)",
         answered.len()
