@@ -146,7 +146,9 @@ async fn insert(State(state): State<AppState>, body: String) -> Response {
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(listen) = args.first() else {
-        eprintln!("usage: rathaus-bench-floor <listen address> [sqlite://<file> | postgres://<url>]");
+        eprintln!(
+            "usage: rathaus-bench-floor <listen address> [sqlite://<file> | postgres://<url>]"
+        );
         return ExitCode::from(2);
     };
     let queue = match args.get(1) {
