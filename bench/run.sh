@@ -3,7 +3,9 @@
 # own floor (bench/floor: a hello-world axum route and a durable insert), all in one run; prints a
 # Markdown table for BENCHMARKS.md with the date and the load average.
 #
-#   bench/run.sh [--sqlite-only] [--seconds N]     # N seconds per measurement, default 10
+#   bench/run.sh [--sqlite-only] [--seconds N] [--before BIN] [--no-build]
+#     N seconds per measurement (default 10); BIN: an earlier release binary whose portal, page
+#     and memory figures are measured in the same run, for a before/after table
 #
 # Builds the release binary (`cargo build --release --bin rathaus`) and the floor server under
 # CARGO_TARGET_DIR (default ./target). The load comes from wrk (Debian's package) and oha (built
@@ -15,11 +17,15 @@ cd "$(dirname "$0")/.."
 
 SECONDS_EACH=10
 BACKENDS=both
+BEFORE=
+BUILD=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --sqlite-only) BACKENDS=sqlite ;;
     --seconds) SECONDS_EACH="$2"; shift ;;
-    *) echo "usage: $0 [--sqlite-only] [--seconds N]" >&2; exit 2 ;;
+    --before) BEFORE="$2"; shift ;;
+    --no-build) BUILD=0 ;;
+    *) echo "usage: $0 [--sqlite-only] [--seconds N] [--before EARLIER_RATHAUS_BINARY] [--no-build]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -62,10 +68,12 @@ if [ ! -x "$OHA" ]; then
   fi
 fi
 
-echo "building rathaus and the floor server (release) ..." >&2
-cargo build --release --bin rathaus --quiet
-CARGO_TARGET_DIR="$TARGET/bench-floor" cargo build --release --locked --quiet \
-  --manifest-path bench/floor/Cargo.toml
+if [ "$BUILD" = 1 ]; then
+  echo "building rathaus and the floor server (release) ..." >&2
+  cargo build --release --bin rathaus --quiet
+  CARGO_TARGET_DIR="$TARGET/bench-floor" cargo build --release --locked --quiet \
+    --manifest-path bench/floor/Cargo.toml
+fi
 
 PG_ARGS=()
 if [ "$BACKENDS" = both ]; then
@@ -75,13 +83,13 @@ if [ "$BACKENDS" = both ]; then
   trap 'scripts/pg-test-cluster.sh stop' EXIT
   eval "$(scripts/pg-test-cluster.sh start)"
   PSQL="$(ls /usr/lib/postgresql/*/bin/psql | head -n 1)"
-  for db in rathaus_bench floor_bench; do
+  for db in rathaus_bench floor_bench rathaus_before; do
     PGOPTIONS="-c client_min_messages=warning" "$PSQL" -q -X "$RATHAUS_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db"
   done
   base="${RATHAUS_TEST_POSTGRES_URL%/*}"
-  PG_ARGS=(--postgres-rathaus "$base/rathaus_bench" --postgres-floor "$base/floor_bench")
+  PG_ARGS=(--postgres-rathaus "$base/rathaus_bench" --postgres-floor "$base/floor_bench" --postgres-before "$base/rathaus_before")
 fi
 
 python3 bench/throughput.py --rathaus "$TARGET/release/rathaus" \
   --floor "$TARGET/bench-floor/release/rathaus-bench-floor" \
-  --wrk "$WRK" --oha "$OHA" --seconds "$SECONDS_EACH" "${PG_ARGS[@]}"
+  --wrk "$WRK" --oha "$OHA" --seconds "$SECONDS_EACH" "${PG_ARGS[@]}" ${BEFORE:+--before "$BEFORE"}

@@ -146,13 +146,13 @@ class Bench:
 
     # -- rathaus -----------------------------------------------------------------------------
 
-    def rathaus(self, backend, db_url):
+    def rathaus(self, backend, db_url, binary=None):
         with tempfile.TemporaryDirectory(prefix=f"rathaus-bench-{backend}-", dir="/var/tmp") as data:
             env = dict(os.environ, RATHAUS_DATA_DIR=data, RATHAUS_LISTEN="127.0.0.1:0",
                        RATHAUS_LOG_LEVEL="warn", RATHAUS_PUBLIC_RATE_LIMIT_PER_MINUTE="0")
             if db_url:
                 env["RATHAUS_DATABASE_URL"] = db_url
-            s = Server([self.a.rathaus, "demo"], env)
+            s = Server([binary or self.a.rathaus, "demo"], env)
             try:
                 return self.rathaus_runs(backend, s)
             finally:
@@ -305,6 +305,29 @@ def table(results, notes, started, seconds):
     return "\n".join(lines)
 
 
+def before_after(results, before):
+    """The same measurements of an earlier binary, from the same run."""
+    backends = [b for b in results if "before" in results[b]]
+    lines = [f"Before and after, same run (before: `{os.path.basename(before)}`):", "",
+             "| measurement | " + " | ".join(f"{b} before | {b} after | after/before" for b in backends) + " |",
+             "|---|" + "---|---|---|" * len(backends)]
+    rows = [
+        ("portal: complete reports/s", lambda r: r["flow"]["flow_rate"]),
+        ("portal: server CPU per complete report (ms)", lambda r: r["flow"]["cpu_per_flow_ms"]),
+        ("start page (pages/s)", lambda r: r["page"]["rate"]),
+        ("CPU per start page (µs)", lambda r: r["page"]["cpu_per_request_us"]),
+        ("`/healthz` (req/s)", lambda r: r["healthz"]["rate"]),
+        ("peak RSS (MiB)", lambda r: r["rss"]),
+    ]
+    for label, get in rows:
+        cells = []
+        for b in backends:
+            old, new = get(results[b]["before"]), get(results[b]["rathaus"])
+            cells.append(f"{n(old)} | {n(new)} | {new / old:.2f}" if old else f"{n(old)} | {n(new)} | –")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def cpu_model():
     try:
         with open("/proc/cpuinfo") as f:
@@ -325,6 +348,8 @@ def main():
     ap.add_argument("--postgres-rathaus")
     ap.add_argument("--postgres-floor")
     ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--before", help="an earlier rathaus binary, measured in the same run for comparison")
+    ap.add_argument("--postgres-before")
     a = ap.parse_args()
     bench = Bench(a)
     started = datetime.datetime.now(datetime.timezone.utc)
@@ -339,9 +364,16 @@ def main():
             print(f"{backend}: rathaus ...", file=sys.stderr, flush=True)
             r = bench.rathaus(backend, rathaus_url)
             results[backend] = {"floor": f, "rathaus": r}
+            if a.before and (backend == "sqlite" or a.postgres_before):
+                print(f"{backend}: rathaus before ...", file=sys.stderr, flush=True)
+                url = a.postgres_before if backend == "postgres" else None
+                results[backend]["before"] = bench.rathaus(backend, url, a.before)
     with open(os.path.join(tempfile.gettempdir(), "rathaus-bench-throughput.json"), "w") as f:
         json.dump(results, f, indent=1)
     print(table(results, bench.notes, started, a.seconds))
+    if any("before" in r for r in results.values()):
+        print()
+        print(before_after(results, a.before))
 
 
 if __name__ == "__main__":
