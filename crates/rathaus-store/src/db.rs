@@ -11,14 +11,11 @@ use std::time::Duration;
 
 use sqlx::error::DatabaseError;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
-};
-use sqlx::{ConnectOptions as _, Postgres, Row as _, SqlSafeStr, Sqlite};
+use sqlx::{Postgres, Row as _, SqlSafeStr};
 use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 
 use crate::StoreError;
+use crate::sqlite::{self, ReadPool, SqliteRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
@@ -110,24 +107,7 @@ macro_rules! args {
     ($($v:expr),* $(,)?) => { vec![$($crate::db::Value::from($v)),*] };
 }
 
-type SqliteQuery<'a> = sqlx::query::Query<'a, Sqlite, <Sqlite as sqlx::Database>::Arguments>;
 type PgQuery<'a> = sqlx::query::Query<'a, Postgres, <Postgres as sqlx::Database>::Arguments>;
-
-fn sqlite_query<'a>(sql: impl SqlSafeStr, args: Vec<Value>) -> SqliteQuery<'a> {
-    let mut q = sqlx::query::<Sqlite>(sql);
-    for v in args {
-        q = match v {
-            Value::I64(v) => q.bind(v),
-            Value::Text(v) => q.bind(v),
-            Value::Bytes(v) => q.bind(v),
-            Value::Bool(v) => q.bind(v),
-            Value::NullI64 => q.bind(None::<i64>),
-            Value::NullText => q.bind(None::<String>),
-            Value::NullBytes => q.bind(None::<Vec<u8>>),
-        };
-    }
-    q
-}
 
 fn pg_query<'a>(sql: impl SqlSafeStr, args: Vec<Value>) -> PgQuery<'a> {
     let mut q = sqlx::query::<Postgres>(sql);
@@ -152,25 +132,33 @@ pub enum Row {
 }
 
 macro_rules! getter {
-    ($name:ident, $t:ty) => {
+    ($name:ident, $t:ty, $sqlite:ident, $required:tt) => {
         pub fn $name(&self, col: &str) -> Result<$t, StoreError> {
             match self {
-                Row::Sqlite(r) => r.try_get::<$t, _>(col),
-                Row::Postgres(r) => r.try_get::<$t, _>(col),
+                Row::Sqlite(r) => getter!(@sqlite r, col, $sqlite, $required),
+                Row::Postgres(r) => r
+                    .try_get::<$t, _>(col)
+                    .map_err(|e| StoreError::Decode(format!("column {col}: {e}"))),
             }
-            .map_err(|e| StoreError::Decode(format!("column {col}: {e}")))
         }
+    };
+    (@sqlite $r:ident, $col:ident, $sqlite:ident, true) => {
+        $r.$sqlite($col)?
+            .ok_or_else(|| StoreError::Decode(format!("column {}: unexpected NULL", $col)))
+    };
+    (@sqlite $r:ident, $col:ident, $sqlite:ident, false) => {
+        $r.$sqlite($col)
     };
 }
 
 impl Row {
-    getter!(i64, i64);
-    getter!(opt_i64, Option<i64>);
-    getter!(text, String);
-    getter!(opt_text, Option<String>);
-    getter!(bytes, Vec<u8>);
-    getter!(opt_bytes, Option<Vec<u8>>);
-    getter!(bool, bool);
+    getter!(i64, i64, opt_i64, true);
+    getter!(opt_i64, Option<i64>, opt_i64, false);
+    getter!(text, String, opt_text, true);
+    getter!(opt_text, Option<String>, opt_text, false);
+    getter!(bytes, Vec<u8>, opt_bytes, true);
+    getter!(opt_bytes, Option<Vec<u8>>, opt_bytes, false);
+    getter!(bool, bool, opt_bool, true);
 }
 
 /// How many write transactions may wait for their turn before new ones are refused with
@@ -211,6 +199,11 @@ impl WriteQueue {
     fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Acquire)
     }
+
+    fn is_full(&self) -> bool {
+        let limit = self.limit.load(Ordering::Relaxed);
+        limit > 0 && self.waiting() >= limit
+    }
 }
 
 /// A place in the write queue, given up when the transaction starts (or gives up).
@@ -248,7 +241,9 @@ pub(crate) struct WriteStats {
 }
 
 struct WriterConn {
-    conn: SqliteConnection,
+    /// Used only by the holder of the writer (the async mutex around this); the inner lock lets
+    /// a batch's COMMIT run on a blocking thread.
+    conn: Arc<std::sync::Mutex<rusqlite::Connection>>,
     batch: Option<Batch>,
     /// A unit was dropped without commit: its savepoint must be rolled back before anything else.
     unit_left_open: bool,
@@ -278,14 +273,8 @@ struct Batch {
 }
 
 impl Writer {
-    async fn open(
-        options: &SqliteConnectOptions,
-        acquire_timeout: Duration,
-    ) -> Result<Arc<Writer>, StoreError> {
-        let conn = options
-            .connect()
-            .await
-            .map_err(|e| unavailable("SQLite", &e))?;
+    fn open(path: &std::path::Path, acquire_timeout: Duration) -> Result<Arc<Writer>, StoreError> {
+        let conn = Arc::new(std::sync::Mutex::new(sqlite::open_writer(path)?));
         let unsettled = watch::channel(0).0;
         let stats = Arc::new(WriteStats::default());
         Ok(Arc::new(Writer {
@@ -330,16 +319,21 @@ impl Writer {
         };
         guard.settle().await?;
         if guard.batch.is_none() {
-            run(&mut guard.conn, "BEGIN IMMEDIATE").await?;
             // Another process may have written since the last batch.
             guard.audit_head = None;
             guard.audit_head_moved = false;
+            // Recorded before the wait, so that if this request is dropped while BEGIN runs
+            // on, the next unit finds the batch open rather than beginning a second one.
             guard.batch = Some(Batch {
                 units: 0,
                 outcome: watch::channel(None).0,
             });
+            if let Err(e) = sqlite::run_off_thread(guard.conn.clone(), "BEGIN IMMEDIATE").await {
+                guard.batch = None;
+                return Err(e);
+            }
         }
-        if let Err(e) = run(&mut guard.conn, "SAVEPOINT unit").await {
+        if let Err(e) = guard.run("SAVEPOINT unit") {
             guard.abort_batch(&e.to_string()).await;
             return Err(e);
         }
@@ -375,6 +369,16 @@ impl Writer {
 }
 
 impl WriterConn {
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
+        self.conn
+            .lock()
+            .map_err(|_| StoreError::Database("the writer connection was poisoned".into()))
+    }
+
+    fn run(&self, sql: &str) -> Result<(), StoreError> {
+        sqlite::script(&*self.conn()?, sql)
+    }
+
     /// Rolls back the savepoint of a unit that was dropped without commit; the batch's other
     /// units stay. If even that fails, the batch is lost and its units are told so.
     async fn settle(&mut self) -> Result<(), StoreError> {
@@ -382,10 +386,9 @@ impl WriterConn {
             return Ok(());
         }
         self.unit_left_open = false;
-        let undone = match run(&mut self.conn, "ROLLBACK TO unit").await {
-            Ok(()) => run(&mut self.conn, "RELEASE unit").await,
-            Err(e) => Err(e),
-        };
+        let undone = self
+            .run("ROLLBACK TO unit")
+            .and_then(|()| self.run("RELEASE unit"));
         if let Err(e) = undone {
             self.abort_batch(&e.to_string()).await;
             return Err(e);
@@ -398,8 +401,8 @@ impl WriterConn {
         let Some(batch) = self.batch.take() else {
             return Ok(());
         };
-        let result = match self.write_audit_head().await {
-            Ok(()) => run(&mut self.conn, "COMMIT").await,
+        let result = match self.write_audit_head() {
+            Ok(()) => sqlite::run_off_thread(self.conn.clone(), "COMMIT").await,
             Err(e) => Err(e),
         };
         self.audit_head = None;
@@ -410,7 +413,7 @@ impl WriterConn {
                 .units
                 .fetch_add(batch.units as u64, Ordering::Relaxed);
         } else {
-            let _ = run(&mut self.conn, "ROLLBACK").await;
+            let _ = self.run("ROLLBACK");
         }
         batch.outcome.send_replace(Some(
             result.as_ref().map(|_| ()).map_err(ToString::to_string),
@@ -427,24 +430,22 @@ impl WriterConn {
     }
 
     /// The chain's head, once for the whole batch.
-    async fn write_audit_head(&mut self) -> Result<(), StoreError> {
+    fn write_audit_head(&self) -> Result<(), StoreError> {
         let Some(head) = self.audit_head.filter(|_| self.audit_head_moved) else {
             return Ok(());
         };
-        sqlite_query(
+        sqlite::execute(
+            &*self.conn()?,
             "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1",
-            vec![Value::I64(head.seq), Value::Bytes(head.hash.to_vec())],
+            &[Value::I64(head.seq), Value::Bytes(head.hash.to_vec())],
         )
-        .execute(&mut self.conn)
-        .await
         .map(|_| ())
-        .map_err(map_err)
     }
 
     async fn abort_batch(&mut self, why: &str) {
         self.audit_head = None;
         self.audit_head_moved = false;
-        let _ = run(&mut self.conn, "ROLLBACK").await;
+        let _ = self.run("ROLLBACK");
         if let Some(batch) = self.batch.take() {
             batch
                 .outcome
@@ -454,14 +455,6 @@ impl WriterConn {
     }
 }
 
-async fn run(conn: &mut SqliteConnection, sql: &'static str) -> Result<(), StoreError> {
-    sqlx::query::<Sqlite>(sql)
-        .execute(&mut *conn)
-        .await
-        .map(|_| ())
-        .map_err(map_err)
-}
-
 /// A unit of work on SQLite's writer: a savepoint inside the current batch.
 pub struct SqliteUnit {
     guard: Option<OwnedMutexGuard<WriterConn>>,
@@ -469,18 +462,18 @@ pub struct SqliteUnit {
 }
 
 impl SqliteUnit {
-    fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+    fn conn(&self) -> Result<std::sync::MutexGuard<'_, rusqlite::Connection>, StoreError> {
         self.guard
-            .as_mut()
-            .map(|g| &mut g.conn)
-            .ok_or_else(|| StoreError::Database("the transaction has ended".into()))
+            .as_ref()
+            .ok_or_else(|| StoreError::Database("the transaction has ended".into()))?
+            .conn()
     }
 
     async fn commit(mut self) -> Result<(), StoreError> {
         let Some(mut guard) = self.guard.take() else {
             return Err(StoreError::Database("the transaction has ended".into()));
         };
-        if let Err(e) = run(&mut guard.conn, "RELEASE unit").await {
+        if let Err(e) = guard.run("RELEASE unit") {
             guard.abort_batch(&e.to_string()).await;
             return Err(e);
         }
@@ -525,7 +518,7 @@ impl Drop for SqliteUnit {
 pub(crate) enum Pool {
     Sqlite {
         writer: Arc<Writer>,
-        reader: SqlitePool,
+        reader: Arc<ReadPool>,
     },
     Postgres {
         pool: PgPool,
@@ -536,23 +529,10 @@ pub(crate) enum Pool {
 impl Pool {
     pub(crate) async fn connect(url: &str, acquire_timeout: Duration) -> Result<Pool, StoreError> {
         if url.starts_with("sqlite:") {
-            let base: SqliteConnectOptions = url
-                .parse()
-                .map_err(|e| StoreError::Unavailable(format!("invalid SQLite URL: {e}")))?;
-            let base = base
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // FULL: a commit is on disk before it is acknowledged, also in WAL mode.
-                .synchronous(SqliteSynchronous::Full)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
-            let writer = Writer::open(&base, acquire_timeout).await?;
-            let reader = SqlitePoolOptions::new()
-                .max_connections(4)
-                .acquire_timeout(acquire_timeout)
-                .connect_with(base.read_only(true))
-                .await
-                .map_err(|e| unavailable("SQLite", &e))?;
+            let path = sqlite::path_of(url)?;
+            // The writer first: it creates the file and switches it to WAL.
+            let writer = Writer::open(&path, acquire_timeout)?;
+            let reader = Arc::new(ReadPool::open(&path)?);
             Ok(Pool::Sqlite { writer, reader })
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // Concurrent commits on several connections share PostgreSQL's WAL flushes (its own
@@ -589,6 +569,10 @@ impl Pool {
     /// Write transactions waiting for their turn now.
     pub(crate) fn write_queue_depth(&self) -> usize {
         self.queue().waiting()
+    }
+
+    pub(crate) fn write_queue_full(&self) -> bool {
+        self.queue().is_full()
     }
 
     /// Counts `n` writes as waiting for their turn until the returned guard is dropped (tests).
@@ -637,13 +621,12 @@ impl Pool {
         args: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
         match self {
-            Pool::Sqlite { reader, writer } => Ok(sqlite_query(sql, args)
-                .fetch_all(settled(writer, reader).await)
-                .await
-                .map_err(map_err)?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect()),
+            Pool::Sqlite { reader, writer } => {
+                writer.settled().await;
+                let sql = sql.into_sql_str();
+                let rows = reader.with(|c| sqlite::fetch(c, sql.as_str(), &args, None))?;
+                Ok(rows.into_iter().map(Row::Sqlite).collect())
+            }
             Pool::Postgres { pool, .. } => Ok(pg_query(sql, args)
                 .fetch_all(pool)
                 .await
@@ -660,11 +643,12 @@ impl Pool {
         args: Vec<Value>,
     ) -> Result<Option<Row>, StoreError> {
         match self {
-            Pool::Sqlite { reader, writer } => Ok(sqlite_query(sql, args)
-                .fetch_optional(settled(writer, reader).await)
-                .await
-                .map_err(map_err)?
-                .map(Row::Sqlite)),
+            Pool::Sqlite { reader, writer } => {
+                writer.settled().await;
+                let sql = sql.into_sql_str();
+                let rows = reader.with(|c| sqlite::fetch(c, sql.as_str(), &args, Some(1)))?;
+                Ok(rows.into_iter().next().map(Row::Sqlite))
+            }
             Pool::Postgres { pool, .. } => Ok(pg_query(sql, args)
                 .fetch_optional(pool)
                 .await
@@ -676,7 +660,7 @@ impl Pool {
     pub(crate) async fn close(&self) {
         match self {
             Pool::Sqlite { writer, reader } => {
-                reader.close().await;
+                reader.close();
                 writer.close().await;
             }
             Pool::Postgres { pool, .. } => pool.close().await,
@@ -697,11 +681,6 @@ impl Drop for WriteQueueHold {
             .waiting
             .fetch_sub(self.n, Ordering::AcqRel);
     }
-}
-
-async fn settled<'a>(writer: &Writer, reader: &'a SqlitePool) -> &'a SqlitePool {
-    writer.settled().await;
-    reader
 }
 
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back. On SQLite it is a unit of
@@ -738,11 +717,9 @@ impl Tx {
         args: Vec<Value>,
     ) -> Result<u64, StoreError> {
         match &mut self.inner {
-            TxInner::Sqlite(unit) => Ok(sqlite_query(sql, args)
-                .execute(unit.conn()?)
-                .await
-                .map_err(map_err)?
-                .rows_affected()),
+            TxInner::Sqlite(unit) => {
+                sqlite::execute(&*unit.conn()?, sql.into_sql_str().as_str(), &args)
+            }
             TxInner::Postgres(tx) => Ok(pg_query(sql, args)
                 .execute(&mut **tx)
                 .await
@@ -754,11 +731,7 @@ impl Tx {
     /// Runs a script of several statements (migrations).
     pub(crate) async fn execute_script(&mut self, sql: impl SqlSafeStr) -> Result<(), StoreError> {
         match &mut self.inner {
-            TxInner::Sqlite(unit) => sqlx::raw_sql(sql)
-                .execute(unit.conn()?)
-                .await
-                .map(|_| ())
-                .map_err(map_err),
+            TxInner::Sqlite(unit) => sqlite::script(&*unit.conn()?, sql.into_sql_str().as_str()),
             TxInner::Postgres(tx) => sqlx::raw_sql(sql)
                 .execute(&mut **tx)
                 .await
@@ -773,13 +746,10 @@ impl Tx {
         args: Vec<Value>,
     ) -> Result<Vec<Row>, StoreError> {
         match &mut self.inner {
-            TxInner::Sqlite(unit) => Ok(sqlite_query(sql, args)
-                .fetch_all(unit.conn()?)
-                .await
-                .map_err(map_err)?
-                .into_iter()
-                .map(Row::Sqlite)
-                .collect()),
+            TxInner::Sqlite(unit) => {
+                let rows = sqlite::fetch(&*unit.conn()?, sql.into_sql_str().as_str(), &args, None)?;
+                Ok(rows.into_iter().map(Row::Sqlite).collect())
+            }
             TxInner::Postgres(tx) => Ok(pg_query(sql, args)
                 .fetch_all(&mut **tx)
                 .await
@@ -796,11 +766,11 @@ impl Tx {
         args: Vec<Value>,
     ) -> Result<Option<Row>, StoreError> {
         match &mut self.inner {
-            TxInner::Sqlite(unit) => Ok(sqlite_query(sql, args)
-                .fetch_optional(unit.conn()?)
-                .await
-                .map_err(map_err)?
-                .map(Row::Sqlite)),
+            TxInner::Sqlite(unit) => {
+                let rows =
+                    sqlite::fetch(&*unit.conn()?, sql.into_sql_str().as_str(), &args, Some(1))?;
+                Ok(rows.into_iter().next().map(Row::Sqlite))
+            }
             TxInner::Postgres(tx) => Ok(pg_query(sql, args)
                 .fetch_optional(&mut **tx)
                 .await

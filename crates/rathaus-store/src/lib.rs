@@ -23,6 +23,7 @@ pub mod keyring;
 pub mod migrate;
 pub mod outbox;
 pub mod services;
+mod sqlite;
 pub mod staff;
 pub mod submission_keys;
 pub mod tenants;
@@ -103,6 +104,12 @@ impl Store {
     /// Write transactions waiting for their turn now (for metrics).
     pub fn write_queue_depth(&self) -> usize {
         self.pool.write_queue_depth()
+    }
+
+    /// Whether a write transaction begun now would be refused with [`StoreError::Overloaded`]:
+    /// lets a request be turned away before any work is spent on it.
+    pub fn write_queue_full(&self) -> bool {
+        self.pool.write_queue_full()
     }
 
     /// Units of work and the commits that made them durable, since start, on SQLite's group

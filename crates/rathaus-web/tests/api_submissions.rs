@@ -411,6 +411,10 @@ async fn a_full_write_queue_is_answered_at_once_with_503(b: TestBackend) {
     assert_eq!(r.headers["content-type"], "application/problem+json");
     // Not a timing measurement (that is the benchmark's): it did not wait for the writer.
     assert!(took < std::time::Duration::from_secs(2), "took {took:?}");
+    // Turned away before its body is even read: a body that is not JSON gets the same 503, not
+    // the 400 it would get with room in the queue.
+    let r = api::post_json(&h.router, PANKETAL, "{not json", CLIENT, &[]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text);
     let (holder, queued, stand_in) = held;
     drop(stand_in);
     drop(holder);

@@ -2,6 +2,7 @@
 //! municipality that offers it, each with its own parameters ("Einer für Alle").
 
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -75,6 +76,35 @@ pub struct ServiceDefinition {
     /// The texts of the notice (Bescheid) the office issues with its decision.
     #[serde(default)]
     pub notice: Option<NoticeTemplate>,
+    /// `schema`, compiled on first use and kept with the definition.
+    #[serde(skip)]
+    compiled_schema: CompiledSchema,
+}
+
+/// A definition's JSON Schema compiled once: compiling builds its regular expressions, and doing
+/// that per validation cost more CPU than the rest of a submission. Definitions are immutable once
+/// parsed (a change is a new version), so the compiled form never goes stale.
+#[derive(Default)]
+struct CompiledSchema(OnceLock<Result<jsonschema::Validator, String>>);
+
+impl Clone for CompiledSchema {
+    /// A clone compiles anew: a cloned definition may be changed before it is used.
+    fn clone(&self) -> Self {
+        CompiledSchema::default()
+    }
+}
+
+impl PartialEq for CompiledSchema {
+    /// Derived from `schema`, which the definition compares itself.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for CompiledSchema {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CompiledSchema")
+    }
 }
 
 fn default_processing_days() -> u32 {
@@ -291,6 +321,15 @@ impl ServiceDefinition {
         Ok(def)
     }
 
+    /// The JSON Schema, compiled on first use and kept.
+    pub(crate) fn validator(&self) -> Result<&jsonschema::Validator, &str> {
+        self.compiled_schema
+            .0
+            .get_or_init(|| jsonschema::draft202012::new(&self.schema).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+
     fn err(&self, message: impl Into<String>) -> DefinitionError {
         DefinitionError {
             id: self.id.clone(),
@@ -441,7 +480,7 @@ impl ServiceDefinition {
         if !self.schema.is_object() {
             return Err(self.err("schema must be a JSON Schema object"));
         }
-        jsonschema::draft202012::new(&self.schema)
+        self.validator()
             .map_err(|e| self.err(format!("schema does not compile: {e}")))?;
         Ok(())
     }

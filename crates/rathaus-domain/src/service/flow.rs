@@ -208,7 +208,7 @@ impl ServiceDefinition {
 
     /// Validates pruned data against the definition's JSON Schema; the messages name the paths.
     pub fn schema_errors(&self, data: &Value) -> Vec<String> {
-        match jsonschema::draft202012::new(&self.schema) {
+        match self.validator() {
             Ok(v) => v
                 .iter_errors(data)
                 .map(|e| format!("{}: {e}", e.instance_path()))

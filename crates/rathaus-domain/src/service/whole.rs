@@ -155,7 +155,7 @@ impl ServiceDefinition {
     /// The data's misfits with the JSON Schema, each at its field, in words that do not repeat
     /// the value.
     pub fn schema_field_errors(&self, data: &Value) -> Vec<FieldError> {
-        let Ok(validator) = jsonschema::draft202012::new(&self.schema) else {
+        let Ok(validator) = self.validator() else {
             return vec![FieldError {
                 field: String::new(),
                 message: super::flow::schema_mismatch_message(),

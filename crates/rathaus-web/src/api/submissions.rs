@@ -43,6 +43,11 @@ pub(crate) async fn submit(
             seconds,
         );
     }
+    // Under overload the answer must stay fast: refuse before the body is read, parsed and
+    // validated, work that a full write queue would throw away.
+    if state.app.store.write_queue_full() {
+        return failed(&AppError::Overloaded);
+    }
     if !is_json(request.headers()) {
         return problem(&problem_json(
             415,
