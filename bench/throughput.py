@@ -33,6 +33,8 @@ BODY = ('{"category":"strasse","description":"Tiefes Schlagloch vor Nr. 12",'
 CONNECTIONS = 256
 BROWSERS = 32          # concurrent browsers in the portal flow (one wrk thread each)
 LATENCY_CONNECTIONS = 64
+OVERLOAD_FACTOR = 10    # the overload run offers this many times the measured maximum rate
+OVERLOAD_CONNECTIONS = 512
 TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -128,6 +130,32 @@ class Bench:
             "p50": pct["p50"] * 1000, "p99": pct["p99"] * 1000, "p999": pct["p99.9"] * 1000,
         }
 
+    def overload(self, server, path, rate, *, post_json):
+        """Open-loop load far beyond capacity: how many answers were refusals (503) and how fast
+        the refusals and the acceptances came, corrected for coordinated omission."""
+        argv = [self.a.oha, "--no-tui", "--output-format", "json", "--latency-correction",
+                "--stats-success-breakdown", "-z", f"{self.a.seconds}s", "-q", str(int(rate)),
+                "-c", str(OVERLOAD_CONNECTIONS), "-m", "POST", "-T", "application/json",
+                "-d", post_json, server.url + path]
+        cpu0 = server.cpu_seconds()
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        cpu = server.cpu_seconds() - cpu0
+        r = json.loads(out)
+        codes = r.get("statusCodeDistribution", {})
+        answered = sum(codes.values())
+
+        def pct(key):
+            p = r.get(key) or {}
+            return {q: (p.get(q) or 0) * 1000 for q in ("p50", "p99", "p99.9")}
+
+        return {
+            "rate": rate, "achieved": r["summary"]["requestsPerSec"], "codes": codes,
+            "answered": answered, "cpu_s": cpu,
+            "errors": {k: v for k, v in r.get("errorDistribution", {}).items() if "deadline" not in k},
+            "accepted": pct("latencyPercentilesSuccessful"),
+            "refused": pct("latencyPercentilesNotSuccessful"),
+        }
+
     # -- the floor ---------------------------------------------------------------------------
 
     def floor(self, backend, db_url):
@@ -137,12 +165,17 @@ class Bench:
             hello = self.wrk(s, "/hello")
             insert = self.wrk(s, "/insert", post_json=BODY)
             latency = self.oha(s, "/insert", insert["rate"] / 2, post_json=BODY)
+            # The same inserts through rusqlite on a thread of its own (SQLite only): what sqlx's
+            # hand-over of every statement to its worker thread costs.
+            direct = self.wrk(s, "/insert-direct", post_json=BODY) if backend == "sqlite" else None
             rss = s.peak_rss_mib()
         finally:
             s.stop()
-        for name, r in (("hello", hello), ("insert", insert)):
-            self.check(f"{backend} floor {name}", r)
-        return {"hello": hello, "insert": insert, "insert_latency": latency, "rss": rss}
+        for name, r in (("hello", hello), ("insert", insert), ("insert-direct", direct)):
+            if r:
+                self.check(f"{backend} floor {name}", r)
+        return {"hello": hello, "insert": insert, "insert_latency": latency, "rss": rss,
+                "insert_direct": direct}
 
     # -- rathaus -----------------------------------------------------------------------------
 
@@ -169,6 +202,8 @@ class Bench:
             out["api"] = self.wrk(s, api, post_json=BODY)
             self.check(f"{backend} API", out["api"])
             out["api_latency"] = self.oha(s, api, out["api"]["rate"] / 2, post_json=BODY)
+            out["api_overload"] = self.overload(s, api, out["api"]["rate"] * OVERLOAD_FACTOR,
+                                                post_json=BODY)
         flow = self.wrk(s, "", script="portal-flow.lua", threads=BROWSERS, connections=BROWSERS,
                         script_args=[start_page])
         # The browsers stop mid-report when the time is up: count requests, not finished reports.
@@ -240,6 +275,16 @@ def table(results, notes, started, seconds):
     row("floor: insert latency p50 / p99 / p99.9 at half its maximum",
         lambda f, r: (latency(f["insert_latency"]), "1"))
 
+    def direct(f, r):
+        d = f.get("insert_direct")
+        if not d:
+            return ("–", "–")
+        return (f"{n(d['rate'])} rows/s, {d['cpu_per_request_us']:.0f} µs CPU each",
+                ratio(d["rate"], f["insert"]["rate"], "insert"))
+
+    row("floor: the same durable insert through rusqlite on its own thread (no hand-over per statement)",
+        direct)
+
     def api_rate(f, r):
         if "api" not in r:
             return (f"endpoint absent (HTTP {r['api_status']})", "–")
@@ -260,6 +305,26 @@ def table(results, notes, started, seconds):
     row("API: `POST …/services/maengelmelder/submissions` (submissions/s)", api_rate)
     row("API: latency p50 / p99 / p99.9 at half the maximum rate", api_latency)
     row("API: CPU per submission", api_cpu)
+
+    def api_overload(f, r):
+        o = r.get("api_overload")
+        if not o:
+            return ("–", "–")
+        total = max(1, o["answered"])
+        ok = sum(v for k, v in o["codes"].items() if k.startswith("2"))
+        refused = o["codes"].get("503", 0)
+        other = total - ok - refused
+        text = (f"offered {n(o['rate'])}/s, answered {n(o['achieved'])}/s: {ok / total:.0%} 201, "
+                f"{refused / total:.0%} 503" + (f", {other} other" if other else "")
+                + f"; 503 p50 / p99 {o['refused']['p50']:.1f} / {o['refused']['p99']:.1f} ms, "
+                f"201 p50 / p99 {o['accepted']['p50']:.0f} / {o['accepted']['p99']:.0f} ms")
+        if o["errors"]:
+            text += f"; errors {o['errors']}"
+        # The share of the maximum rate still accepted under overload.
+        return (text, "accepted " + ratio(o["achieved"] * ok / total, r["api"]["rate"], "maximum"))
+
+    row(f"API at {OVERLOAD_FACTOR} × its maximum rate ({OVERLOAD_CONNECTIONS} connections, constant rate)",
+        api_overload)
     row(f"portal: complete defect reports as a browser files them ({BROWSERS} browsers; reports/s)",
         lambda f, r: (f"{n(r['flow']['flow_rate'])} ({r['flow']['requests_per_flow']:.0f} requests each)",
                       ratio(r["flow"]["flow_rate"], f["insert"]["rate"], "insert")))
