@@ -61,6 +61,9 @@ pub struct Config {
     pub uploads_in_flight: u32,
     /// Write transactions that may wait for the database; more are refused at once (503).
     pub write_queue_limit: u32,
+    /// Submissions through the API being checked and stored at the same time; more are refused
+    /// at once (503).
+    pub submissions_in_flight: u32,
     /// ClamAV's daemon, which scans every upload before it is accepted.
     pub clamd_url: Option<crate::clamd::ClamdUrl>,
     /// Cost of new password hashes; only test installations lower it (not a setting).
@@ -165,6 +168,7 @@ struct FileConfig {
     resume_mails_per_hour: Option<u32>,
     uploads_in_flight: Option<u32>,
     write_queue_limit: Option<u32>,
+    submissions_in_flight: Option<u32>,
     clamd_url: Option<String>,
 }
 
@@ -291,6 +295,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "write_queue_limit",
         "2048",
         "writes that may wait for the database at once; more are answered at once with 503 and Retry-After (0: unbounded)",
+    ),
+    (
+        "submissions_in_flight",
+        "128",
+        "submissions through the API checked and stored at the same time; more are answered at once with 503 and Retry-After",
     ),
     (
         "clamd_url",
@@ -499,6 +508,16 @@ impl Config {
             Some(v) => parse_num("write_queue_limit", &v)?,
             None => file_cfg.write_queue_limit.unwrap_or(2_048),
         };
+        let submissions_in_flight = match var("submissions_in_flight") {
+            Some(v) => parse_num("submissions_in_flight", &v)?,
+            None => file_cfg.submissions_in_flight.unwrap_or(128),
+        };
+        if submissions_in_flight == 0 {
+            return Err(AppError::BadInput(format!(
+                "{}: must be at least 1",
+                env_name("submissions_in_flight")
+            )));
+        }
         let clamd_url = var("clamd_url")
             .or(file_cfg.clamd_url)
             .map(|raw| {
@@ -545,6 +564,7 @@ impl Config {
             resume_mails_per_hour,
             uploads_in_flight,
             write_queue_limit,
+            submissions_in_flight,
             clamd_url,
         })
     }
@@ -578,6 +598,7 @@ impl Config {
             resume_mails_per_hour: 500,
             uploads_in_flight: 16,
             write_queue_limit: 2_048,
+            submissions_in_flight: 128,
             clamd_url: None,
         }
     }

@@ -61,6 +61,7 @@ pub(crate) struct PublicLimits {
     per_client: Vec<(Class, RateLimiter)>,
     resume_mails: RateLimiter,
     uploads: Arc<Semaphore>,
+    submissions: Arc<Semaphore>,
 }
 
 impl PublicLimits {
@@ -83,6 +84,7 @@ impl PublicLimits {
             per_client,
             resume_mails: RateLimiter::per_hour(config.resume_mails_per_hour),
             uploads: Arc::new(Semaphore::new(config.uploads_in_flight as usize)),
+            submissions: Arc::new(Semaphore::new(config.submissions_in_flight as usize)),
         }
     }
 
@@ -102,6 +104,13 @@ impl PublicLimits {
     /// A slot for receiving an upload, held until the request is done; `None` when all are taken.
     pub(crate) fn upload_slot(&self) -> Option<OwnedSemaphorePermit> {
         self.uploads.clone().try_acquire_owned().ok()
+    }
+
+    /// A slot for checking and storing an API submission, held until it is answered; `None` when
+    /// all are taken. What waits beyond them would only wait longer (at its capacity the node
+    /// answers `slots ÷ rate` later, by Little's law), so it is told at once to come back.
+    pub(crate) fn submission_slot(&self) -> Option<OwnedSemaphorePermit> {
+        self.submissions.clone().try_acquire_owned().ok()
     }
 }
 

@@ -427,6 +427,77 @@ async fn a_full_write_queue_is_answered_at_once_with_503(b: TestBackend) {
     assert_eq!(cases(&h, "12060181").await, ["MM-2026-000001"]);
 }
 
+/// Beyond `submissions_in_flight` submissions being checked and stored, the next one is answered
+/// at once with 503 rather than waiting behind them; nothing of it is stored.
+async fn submissions_beyond_the_slots_in_flight_are_refused_at_once(b: TestBackend) {
+    let Some(h) = harness(b, |c| c.submissions_in_flight = 1).await else {
+        return;
+    };
+    let store = h.t.app.store.clone();
+    // Holds up the first submission once it has its slot: on SQLite by holding the one writer,
+    // on PostgreSQL by holding the audit chain's head, which every submission appends to.
+    let mut holder = store.begin().await.unwrap();
+    if b == TestBackend::Postgres {
+        holder
+            .fetch_one("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", vec![])
+            .await
+            .unwrap();
+    }
+    let router = h.router.clone();
+    let body = report().to_string();
+    let first = tokio::spawn(async move {
+        api::post_json(
+            &router,
+            PANKETAL,
+            &body,
+            CLIENT,
+            &[("idempotency-key", "slot-1")],
+        )
+        .await
+    });
+    // Once the first waits for the database it holds the slot.
+    for i in 0.. {
+        assert!(
+            i < 1_000,
+            "the first submission never waited for the database"
+        );
+        let waiting = match b {
+            TestBackend::Sqlite => store.write_queue_depth() as i64,
+            TestBackend::Postgres => holder
+                .fetch_one(
+                    "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+                    vec![],
+                )
+                .await
+                .unwrap()
+                .i64("n")
+                .unwrap(),
+        };
+        if waiting > 0 {
+            break;
+        }
+        assert!(!first.is_finished(), "the first submission was not held up");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let refused = submit(&h, PANKETAL, &report(), Some("slot-2")).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        refused.text
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(refused.headers["content-type"], "application/problem+json");
+    drop(holder);
+    let first = first.await.unwrap();
+    assert_eq!(first.status, StatusCode::CREATED, "{}", first.text);
+    assert_eq!(cases(&h, "12060181").await, ["MM-2026-000001"]);
+    // The slot is free again.
+    let r = submit(&h, PANKETAL, &report(), Some("slot-2")).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(cases(&h, "12060181").await.len(), 2);
+}
+
 async fn concurrent_requests_with_one_key_make_one_case(b: TestBackend) {
     let Some(h) = harness(b, |_| {}).await else {
         return;
@@ -622,6 +693,7 @@ async fn the_openapi_document_matches_the_answers(b: TestBackend) {
 
 contract_tests!(
     a_full_write_queue_is_answered_at_once_with_503,
+    submissions_beyond_the_slots_in_flight_are_refused_at_once,
     a_submission_becomes_a_case_as_in_the_portal,
     bad_data_is_named_field_by_field_and_stores_nothing,
     malformed_requests_are_refused,

@@ -70,6 +70,10 @@ pub(crate) async fn submit(
             &format!("the request body is larger than {limit} bytes"),
         ));
     };
+    // Taken once the body is in, so that slow senders cannot hold the slots.
+    let Some(_slot) = state.limits.submission_slot() else {
+        return failed(&AppError::Overloaded);
+    };
     let Ok(data) = serde_json::from_slice::<serde_json::Value>(&body) else {
         return problem(&problem_with(
             400,
