@@ -33,6 +33,9 @@ BODY = ('{"category":"strasse","description":"Tiefes Schlagloch vor Nr. 12",'
 CONNECTIONS = 256
 BROWSERS = 32          # concurrent browsers in the portal flow (one wrk thread each)
 LATENCY_CONNECTIONS = 64
+# The API's maximum: fewer connections than its slots for submissions in flight (128), so that
+# what is measured is submissions stored, not refusals.
+API_CONNECTIONS = 64
 OVERLOAD_FACTOR = 10    # the overload run offers this many times the measured maximum rate
 OVERLOAD_CONNECTIONS = 512
 TICK = os.sysconf("SC_CLK_TCK")
@@ -102,6 +105,7 @@ class Bench:
             raise SystemExit(f"wrk printed no summary:\n{out}")
         r = json.loads(m.group(1))
         r["rate"] = r["requests"] / (r["duration_us"] / 1e6)
+        r["ok_rate"] = (r["requests"] - r["bad_status"]) / (r["duration_us"] / 1e6)
         r["cpu_s"] = cpu
         r["cpu_per_request_us"] = cpu / max(1, r["requests"]) * 1e6
         return r
@@ -199,8 +203,9 @@ class Bench:
         status = probe_post(s.url + api, BODY)
         out["api_status"] = status
         if status == 201:
-            out["api"] = self.wrk(s, api, post_json=BODY)
+            out["api"] = self.wrk(s, api, post_json=BODY, connections=API_CONNECTIONS)
             self.check(f"{backend} API", out["api"])
+            out["api"]["rate"] = out["api"]["ok_rate"]
             out["api_latency"] = self.oha(s, api, out["api"]["rate"] / 2, post_json=BODY)
             out["api_overload"] = self.overload(s, api, out["api"]["rate"] * OVERLOAD_FACTOR,
                                                 post_json=BODY)
@@ -302,7 +307,7 @@ def table(results, notes, started, seconds):
         c = r["api"]["cpu_per_request_us"]
         return (f"{c:.0f} µs", ratio(c, f["insert"]["cpu_per_request_us"], "insert"))
 
-    row("API: `POST …/services/maengelmelder/submissions` (submissions/s)", api_rate)
+    row(f"API: `POST …/services/maengelmelder/submissions` ({API_CONNECTIONS} connections; stored submissions/s)", api_rate)
     row("API: latency p50 / p99 / p99.9 at half the maximum rate", api_latency)
     row("API: CPU per submission", api_cpu)
 
