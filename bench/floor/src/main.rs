@@ -131,18 +131,7 @@ fn direct_writer(path: &str, queue: std::sync::mpsc::Receiver<Job>) -> Result<()
                 tx.commit()?;
                 Ok(ids)
             })();
-            match stored {
-                Ok(ids) => {
-                    for (job, id) in batch.drain(..).zip(ids) {
-                        let _ = job.done.send(Ok(id));
-                    }
-                }
-                Err(e) => {
-                    for job in batch.drain(..) {
-                        let _ = job.done.send(Err(e.to_string()));
-                    }
-                }
-            }
+            answer(&mut batch, stored.map_err(|e| e.to_string()));
         }
     });
     Ok(())
@@ -152,16 +141,22 @@ fn direct_writer(path: &str, queue: std::sync::mpsc::Receiver<Job>) -> Result<()
 async fn writer(mut db: Db, mut queue: mpsc::Receiver<Job>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        match db.insert_all(&batch).await {
-            Ok(ids) => {
-                for (job, id) in batch.drain(..).zip(ids) {
-                    let _ = job.done.send(Ok(id));
-                }
+        let stored = db.insert_all(&batch).await.map_err(|e| e.to_string());
+        answer(&mut batch, stored);
+    }
+}
+
+/// Tells every job of a batch its row's id, or why the batch failed; empties the batch.
+fn answer(batch: &mut Vec<Job>, stored: Result<Vec<i64>, String>) {
+    match stored {
+        Ok(ids) => {
+            for (job, id) in batch.drain(..).zip(ids) {
+                let _ = job.done.send(Ok(id));
             }
-            Err(e) => {
-                for job in batch.drain(..) {
-                    let _ = job.done.send(Err(e.to_string()));
-                }
+        }
+        Err(e) => {
+            for job in batch.drain(..) {
+                let _ = job.done.send(Err(e.clone()));
             }
         }
     }
