@@ -323,6 +323,17 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, AppError> {
     }
 }
 
+/// Slots that may not be zero: none would refuse every request.
+fn at_least_one(key: &str, value: u32) -> Result<(), AppError> {
+    if value == 0 {
+        return Err(AppError::BadInput(format!(
+            "{}: must be at least 1",
+            env_name(key)
+        )));
+    }
+    Ok(())
+}
+
 fn parse_num<T: std::str::FromStr>(key: &str, v: &str) -> Result<T, AppError> {
     v.trim().parse().map_err(|_| {
         AppError::BadInput(format!(
@@ -498,12 +509,7 @@ impl Config {
             Some(v) => parse_num("uploads_in_flight", &v)?,
             None => file_cfg.uploads_in_flight.unwrap_or(16),
         };
-        if uploads_in_flight == 0 {
-            return Err(AppError::BadInput(format!(
-                "{}: must be at least 1",
-                env_name("uploads_in_flight")
-            )));
-        }
+        at_least_one("uploads_in_flight", uploads_in_flight)?;
         let write_queue_limit = match var("write_queue_limit") {
             Some(v) => parse_num("write_queue_limit", &v)?,
             None => file_cfg.write_queue_limit.unwrap_or(2_048),
@@ -512,12 +518,7 @@ impl Config {
             Some(v) => parse_num("submissions_in_flight", &v)?,
             None => file_cfg.submissions_in_flight.unwrap_or(128),
         };
-        if submissions_in_flight == 0 {
-            return Err(AppError::BadInput(format!(
-                "{}: must be at least 1",
-                env_name("submissions_in_flight")
-            )));
-        }
+        at_least_one("submissions_in_flight", submissions_in_flight)?;
         let clamd_url = var("clamd_url")
             .or(file_cfg.clamd_url)
             .map(|raw| {

@@ -132,33 +132,26 @@ pub enum Row {
 }
 
 macro_rules! getter {
-    ($name:ident, $t:ty, $sqlite:ident, $required:tt) => {
+    ($name:ident, $t:ty) => {
         pub fn $name(&self, col: &str) -> Result<$t, StoreError> {
             match self {
-                Row::Sqlite(r) => getter!(@sqlite r, col, $sqlite, $required),
+                Row::Sqlite(r) => r.$name(col),
                 Row::Postgres(r) => r
                     .try_get::<$t, _>(col)
                     .map_err(|e| StoreError::Decode(format!("column {col}: {e}"))),
             }
         }
     };
-    (@sqlite $r:ident, $col:ident, $sqlite:ident, true) => {
-        $r.$sqlite($col)?
-            .ok_or_else(|| StoreError::Decode(format!("column {}: unexpected NULL", $col)))
-    };
-    (@sqlite $r:ident, $col:ident, $sqlite:ident, false) => {
-        $r.$sqlite($col)
-    };
 }
 
 impl Row {
-    getter!(i64, i64, opt_i64, true);
-    getter!(opt_i64, Option<i64>, opt_i64, false);
-    getter!(text, String, opt_text, true);
-    getter!(opt_text, Option<String>, opt_text, false);
-    getter!(bytes, Vec<u8>, opt_bytes, true);
-    getter!(opt_bytes, Option<Vec<u8>>, opt_bytes, false);
-    getter!(bool, bool, opt_bool, true);
+    getter!(i64, i64);
+    getter!(opt_i64, Option<i64>);
+    getter!(text, String);
+    getter!(opt_text, Option<String>);
+    getter!(bytes, Vec<u8>);
+    getter!(opt_bytes, Option<Vec<u8>>);
+    getter!(bool, bool);
 }
 
 /// How many write transactions may wait for their turn before new ones are refused with

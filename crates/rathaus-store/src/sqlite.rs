@@ -165,9 +165,25 @@ impl SqliteRow {
         }
     }
 
-    pub(crate) fn opt_bool(&self, col: &str) -> Result<Option<bool>, StoreError> {
-        Ok(self.opt_i64(col)?.map(|i| i != 0))
+    pub(crate) fn bool(&self, col: &str) -> Result<bool, StoreError> {
+        required(col, self.opt_i64(col)?).map(|i| i != 0)
     }
+
+    pub(crate) fn i64(&self, col: &str) -> Result<i64, StoreError> {
+        required(col, self.opt_i64(col)?)
+    }
+
+    pub(crate) fn text(&self, col: &str) -> Result<String, StoreError> {
+        required(col, self.opt_text(col)?)
+    }
+
+    pub(crate) fn bytes(&self, col: &str) -> Result<Vec<u8>, StoreError> {
+        required(col, self.opt_bytes(col)?)
+    }
+}
+
+fn required<T>(col: &str, value: Option<T>) -> Result<T, StoreError> {
+    value.ok_or_else(|| StoreError::Decode(format!("column {col}: unexpected NULL")))
 }
 
 fn mismatch(col: &str, wanted: &str, found: &SqlValue) -> StoreError {
