@@ -64,6 +64,9 @@ pub struct Config {
     /// Submissions through the API being checked and stored at the same time; more are refused
     /// at once (503).
     pub submissions_in_flight: u32,
+    /// Households a bulk step of the dog-tax year (import, assessment, notices, export) holds in
+    /// memory at a time; bounds its memory whatever the size of the municipality.
+    pub bulk_batch: u32,
     /// ClamAV's daemon, which scans every upload before it is accepted.
     pub clamd_url: Option<crate::clamd::ClamdUrl>,
     /// Cost of new password hashes; only test installations lower it (not a setting).
@@ -169,6 +172,7 @@ struct FileConfig {
     uploads_in_flight: Option<u32>,
     write_queue_limit: Option<u32>,
     submissions_in_flight: Option<u32>,
+    bulk_batch: Option<u32>,
     clamd_url: Option<String>,
 }
 
@@ -302,6 +306,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "submissions through the API checked and stored at the same time; more are answered at once with 503 and Retry-After",
     ),
     (
+        "bulk_batch",
+        "1000",
+        "households a bulk step of the dog-tax year (register import, annual assessment, notices, treasury export) holds in memory at a time",
+    ),
+    (
         "clamd_url",
         "none",
         "ClamAV daemon that scans every upload: tcp://host:port or unix:///path/to/clamd.ctl",
@@ -322,6 +331,9 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, AppError> {
         ))),
     }
 }
+
+/// Households a bulk step holds at a time, unless configured.
+pub const DEFAULT_BULK_BATCH: u32 = 1_000;
 
 /// Slots that may not be zero: none would refuse every request.
 fn at_least_one(key: &str, value: u32) -> Result<(), AppError> {
@@ -519,6 +531,11 @@ impl Config {
             None => file_cfg.submissions_in_flight.unwrap_or(128),
         };
         at_least_one("submissions_in_flight", submissions_in_flight)?;
+        let bulk_batch = match var("bulk_batch") {
+            Some(v) => parse_num("bulk_batch", &v)?,
+            None => file_cfg.bulk_batch.unwrap_or(DEFAULT_BULK_BATCH),
+        };
+        at_least_one("bulk_batch", bulk_batch)?;
         let clamd_url = var("clamd_url")
             .or(file_cfg.clamd_url)
             .map(|raw| {
@@ -566,6 +583,7 @@ impl Config {
             uploads_in_flight,
             write_queue_limit,
             submissions_in_flight,
+            bulk_batch,
             clamd_url,
         })
     }
@@ -600,6 +618,7 @@ impl Config {
             uploads_in_flight: 16,
             write_queue_limit: 2_048,
             submissions_in_flight: 128,
+            bulk_batch: DEFAULT_BULK_BATCH,
             clamd_url: None,
         }
     }

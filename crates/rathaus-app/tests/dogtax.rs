@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::str::FromStr;
 
 use rathaus_app::citizen::{DraftSession, StepError};
-use rathaus_app::dogtax::{NoticeContent, Quiet, QuoteError};
+use rathaus_app::dogtax::{NoticeContent, Quiet, QuoteError, RegisterSource};
 use rathaus_app::testing::{TestApp, TestBackend, demo_app, set_dogtax_mandate_date};
 use rathaus_app::{Actor, App, AppError};
 use rathaus_domain::dogtax::{DogEntry, QuoteRequest, deregistration_delta, quote};
@@ -932,7 +932,7 @@ async fn annual_assessment_and_treasury_export(b: TestBackend) {
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     let report = app
-        .dogtax_import(&Actor::Cli, PANKETAL, &text, &Quiet)
+        .dogtax_import(&Actor::Cli, PANKETAL, RegisterSource::Text(&text), &Quiet)
         .await
         .unwrap();
     assert_eq!((report.households, report.dogs), (3, 4));
@@ -941,7 +941,10 @@ async fn annual_assessment_and_treasury_export(b: TestBackend) {
         "{}\n{{\"holder\": {{\"name\": \"Geheim\"}}, \"payment\": {{\"method\": \"transfer\"}}, \"dogs\": []}}\n",
         lines[0]
     );
-    match app.dogtax_import(&Actor::Cli, PANKETAL, &bad, &Quiet).await {
+    match app
+        .dogtax_import(&Actor::Cli, PANKETAL, RegisterSource::Text(&bad), &Quiet)
+        .await
+    {
         Err(AppError::BadInput(m)) => {
             assert!(m.starts_with("line 2: holder.street"), "{m}");
             assert!(!m.contains("Geheim"));
@@ -973,9 +976,17 @@ async fn annual_assessment_and_treasury_export(b: TestBackend) {
     assert_eq!(report.without_dogs, 1);
     // Anna: 46 + 76 × 50 % = 84; Rocky: 409 (first dangerous dog).
     assert_eq!(report.total.to_string(), "493.00");
-    assert_eq!(report.pdfs.len(), 2);
+    let printed = report.printed.as_ref().unwrap();
+    assert_eq!(
+        (printed.notices, printed.written, printed.present),
+        (2, 2, 0)
+    );
+    assert_eq!(
+        files_in(&pdfs),
+        ["HU-000001-2027.pdf", "HU-000002-2027.pdf"]
+    );
     assert!(
-        std::fs::read(&report.pdfs[0])
+        std::fs::read(pdfs.join("HU-000001-2027.pdf"))
             .unwrap()
             .starts_with(b"%PDF-")
     );
@@ -1063,7 +1074,7 @@ async fn the_export_refuses_incomplete_mandates_and_never_repeats_a_debit(b: Tes
                "dogs": [{"name": "Rocky", "kept_from": "2020-01-01"}]}),
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    app.dogtax_import(&Actor::Cli, PANKETAL, &text, &Quiet)
+    app.dogtax_import(&Actor::Cli, PANKETAL, RegisterSource::Text(&text), &Quiet)
         .await
         .unwrap();
     app.dogtax_assess(
@@ -1241,6 +1252,182 @@ async fn the_export_refuses_incomplete_mandates_and_never_repeats_a_debit(b: Tes
 /// Validates a pain.008 file against the official XSD shipped with the PyPI package `sepaxml`,
 /// through `scripts/validate-sepa.py`. Skipped with a note unless the venv is there;
 /// `RATHAUS_TEST_REQUIRE_SEPA=1` makes a missing validator a failure.
+/// Stops a run once its PDF phase has printed `limit` notices, as Ctrl-C does.
+struct StopAfterPdfs {
+    phase: std::sync::Mutex<String>,
+    done: std::sync::atomic::AtomicUsize,
+    limit: usize,
+}
+
+impl rathaus_app::dogtax::Progress for StopAfterPdfs {
+    fn begin(&self, phase: &str, _total: usize) {
+        *self.phase.lock().unwrap() = phase.to_owned();
+    }
+    fn advance(&self, done: usize) {
+        self.done.store(done, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn finish(&self) {}
+    fn stopped(&self) -> bool {
+        *self.phase.lock().unwrap() == "PDFs"
+            && self.done.load(std::sync::atomic::Ordering::Relaxed) >= self.limit
+    }
+}
+
+/// A register many pages long (120 households in pages of 7): the assessment, the printing and
+/// the export each go through it page by page. Printing stopped half-way continues where it
+/// stopped — a file cut short is printed again, a complete one is not — and no household gets
+/// two notices for the year. The export's pain.008, written as it is produced, validates.
+async fn the_dogtax_year_goes_page_by_page_and_resumes(b: TestBackend) {
+    let Some(t) = demo_app(b).await else { return };
+    let mut app = t.app.clone();
+    let mut config = (*app.config).clone();
+    config.bulk_batch = 7;
+    app.config = std::sync::Arc::new(config);
+    let households = 120;
+    let text: String = (0..households)
+        .map(|i| {
+            let payment = if i % 3 == 0 {
+                json!({"method": "transfer"})
+            } else {
+                json!({"method": "debit", "iban": "DE89370400440532013000", "account_holder": format!("Halter {i}"),
+                       "mandate_reference": format!("HU-PAGE-{i}"), "mandate_date": "2020-01-01"})
+            };
+            let dogs: Vec<_> = (0..=(i % 3))
+                .map(|d| json!({"name": format!("Hund {i}-{d}"), "kept_from": "2020-01-01"}))
+                .collect();
+            format!(
+                "{}\n",
+                json!({"holder": {"name": format!("Halter {i}"), "street": "Weg 1", "postcode": "16341", "city": "Panketal"},
+                       "payment": payment, "dogs": dogs})
+            )
+        })
+        .collect();
+    let imported = app
+        .dogtax_import(&Actor::Cli, PANKETAL, RegisterSource::Text(&text), &Quiet)
+        .await
+        .unwrap();
+    assert_eq!((imported.households, imported.dogs), (120, 240));
+
+    let pdfs = t.dir.path().join("druck");
+    let stop = StopAfterPdfs {
+        phase: std::sync::Mutex::new(String::new()),
+        done: std::sync::atomic::AtomicUsize::new(0),
+        limit: 12,
+    };
+    let first = app
+        .dogtax_assess(
+            &Actor::Cli,
+            PANKETAL,
+            2027,
+            Some(date!(2026 - 12 - 01)),
+            Some(&pdfs),
+            &stop,
+        )
+        .await
+        .unwrap();
+    assert_eq!((first.issued, first.households), (120, 120));
+    assert!(first.interrupted);
+    let printed = first.printed.as_ref().unwrap();
+    assert!(
+        printed.written >= 12 && printed.written < 120,
+        "{printed:?}"
+    );
+    // Only whole files, each under its final name.
+    let names = files_in(&pdfs);
+    assert_eq!(names.len(), printed.written, "{names:?}");
+    assert!(names.iter().all(|n| n.ends_with("-2027.pdf")), "{names:?}");
+    // The machine went down while the last one was written: it is cut short.
+    let cut = pdfs.join(&names[0]);
+    let bytes = std::fs::read(&cut).unwrap();
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+
+    let second = app
+        .dogtax_assess(
+            &Actor::Cli,
+            PANKETAL,
+            2027,
+            Some(date!(2026 - 12 - 01)),
+            Some(&pdfs),
+            &Quiet,
+        )
+        .await
+        .unwrap();
+    assert_eq!((second.issued, second.already_assessed), (0, 120));
+    assert!(!second.interrupted);
+    let resumed = second.printed.as_ref().unwrap();
+    assert_eq!(
+        (resumed.notices, resumed.present, resumed.written),
+        (120, printed.written - 1, 120 - printed.written + 1)
+    );
+    let names = files_in(&pdfs);
+    assert_eq!(names.len(), 120, "{names:?}");
+    for name in &names {
+        let pdf = std::fs::read(pdfs.join(name)).unwrap();
+        assert!(
+            pdf.starts_with(b"%PDF-") && pdf.trim_ascii_end().ends_with(b"%%EOF"),
+            "{name}"
+        );
+    }
+    assert!(
+        std::fs::read(&cut).unwrap().len() > bytes.len() / 2,
+        "the cut file is printed again"
+    );
+    // One notice a household for the year, however often the run started.
+    let notices = app
+        .store
+        .dogtax_notices(None, PANKETAL, None, Some(2027))
+        .await
+        .unwrap();
+    let mut owners: Vec<_> = notices.iter().map(|n| n.household_id.clone()).collect();
+    owners.sort();
+    owners.dedup();
+    assert_eq!((notices.len(), owners.len()), (120, 120));
+
+    let out = t.dir.path().join("kasse");
+    let export = app
+        .dogtax_export(&Actor::Cli, PANKETAL, date!(2027 - 02 - 15), &out, false)
+        .await
+        .unwrap();
+    let debit_households = (0..households).filter(|i| i % 3 != 0).count();
+    assert_eq!(
+        (export.debits, export.transfers),
+        (debit_households, households - debit_households)
+    );
+    let xml = std::fs::read_to_string(export.xml.as_ref().unwrap()).unwrap();
+    assert_eq!(xml.matches("<DrctDbtTxInf>").count(), debit_households);
+    assert!(xml.contains(&format!("<NbOfTxs>{debit_households}</NbOfTxs>")));
+    validate_with_xsd(export.xml.as_ref().unwrap());
+    let csv = std::fs::read_to_string(export.csv.as_ref().unwrap()).unwrap();
+    assert_eq!(csv.lines().count(), 1 + households - debit_households);
+    // In register order: HU-000001 (household 0) first.
+    assert!(
+        csv.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("HU-000001;Halter 0;"),
+        "{csv}"
+    );
+    // Only the files and no scratch file are left.
+    assert_eq!(
+        files_in(&out),
+        [
+            "hundesteuer-12060181-2027-02-15-lastschriften.xml",
+            "hundesteuer-12060181-2027-02-15-ueberweisungen.csv",
+        ]
+    );
+    // The ledger, written page by page, knows every claim.
+    let again = app
+        .dogtax_export(&Actor::Cli, PANKETAL, date!(2027 - 02 - 15), &out, false)
+        .await
+        .unwrap();
+    assert_eq!(again.run, None);
+    assert_eq!(
+        (again.already_debits, again.already_transfers),
+        (export.debits, export.transfers)
+    );
+    assert_eq!(again.earlier[0].debits, debit_households);
+}
+
 fn validate_with_xsd(xml: &std::path::Path) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
@@ -1283,4 +1470,5 @@ contract_tests!(
     simultaneous_decisions_for_one_holder_make_one_household,
     annual_assessment_and_treasury_export,
     the_export_refuses_incomplete_mandates_and_never_repeats_a_debit,
+    the_dogtax_year_goes_page_by_page_and_resumes,
 );

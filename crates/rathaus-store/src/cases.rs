@@ -315,6 +315,18 @@ pub async fn next_reference_number(
     prefix: &str,
     year: i32,
 ) -> Result<i64, StoreError> {
+    reserve_reference_numbers(tx, tenant_key, prefix, year, 1).await
+}
+
+/// Takes `count` consecutive numbers of a series at once (for bulk writers) and returns the
+/// first; the numbers up to `first + count - 1` are the caller's.
+pub async fn reserve_reference_numbers(
+    tx: &mut Tx,
+    tenant_key: &str,
+    prefix: &str,
+    year: i32,
+    count: i64,
+) -> Result<i64, StoreError> {
     tx.execute(
         "INSERT INTO reference_counters (tenant_key, prefix, year, last) VALUES ($1, $2, $3, 0)
          ON CONFLICT (tenant_key, prefix, year) DO NOTHING",
@@ -323,9 +335,9 @@ pub async fn next_reference_number(
     .await?;
     let row = tx
         .fetch_one(
-            "UPDATE reference_counters SET last = last + 1 WHERE tenant_key = $1 AND prefix = $2 AND year = $3 RETURNING last",
-            args![tenant_key, prefix, i64::from(year)],
+            "UPDATE reference_counters SET last = last + $4 WHERE tenant_key = $1 AND prefix = $2 AND year = $3 RETURNING last",
+            args![tenant_key, prefix, i64::from(year), count],
         )
         .await?;
-    row.i64("last")
+    Ok(row.i64("last")? - count + 1)
 }

@@ -161,7 +161,14 @@ fn decode(bytes: &[u8]) -> Result<Value, StoreError> {
     serde_json::from_slice(bytes).map_err(|e| StoreError::Decode(e.to_string()))
 }
 
-const HOUSEHOLD_COLUMNS: &str = "SELECT id, tenant_key, kassenzeichen, payment_method, holder, payment, created_at, updated_at, version FROM dogtax_households";
+/// A dog with the tag it wears now, if any.
+pub(crate) const DOG_COLUMNS: &str = "SELECT d.id, d.household_id, d.status, d.facts, d.created_at, d.version, t.tag_number AS tag
+     FROM dogtax_dogs d
+     LEFT JOIN dogtax_tags t ON t.dog_id = d.id AND t.tenant_key = d.tenant_key AND t.invalidated_at IS NULL";
+
+pub(crate) const NOTICE_COLUMNS: &str = "SELECT id, household_id, seq, year, kind, case_id, issued_at, issued_on, content FROM dogtax_notices";
+
+pub(crate) const HOUSEHOLD_COLUMNS: &str = "SELECT id, tenant_key, kassenzeichen, payment_method, holder, payment, created_at, updated_at, version FROM dogtax_households";
 
 impl Store {
     async fn dogtax_rows(
@@ -344,7 +351,7 @@ impl Store {
         Ok(())
     }
 
-    async fn household_from_row(&self, row: &Row) -> Result<Household, StoreError> {
+    pub(crate) async fn household_from_row(&self, row: &Row) -> Result<Household, StoreError> {
         let id = row.text("id")?;
         let tenant_key = row.text("tenant_key")?;
         let holder = self
@@ -533,38 +540,45 @@ impl Store {
         household_id: Option<&str>,
     ) -> Result<Vec<Dog>, StoreError> {
         let rows = self
-            .dogtax_rows(
+            .dogtax_rows_dynamic(
                 tx,
-                "SELECT d.id, d.household_id, d.status, d.facts, d.created_at, d.version, t.tag_number AS tag
-                 FROM dogtax_dogs d
-                 LEFT JOIN dogtax_tags t
-                   ON t.dog_id = d.id AND t.tenant_key = d.tenant_key AND t.invalidated_at IS NULL
-                 WHERE d.tenant_key = $1 AND ($2 IS NULL OR d.household_id = $2)
-                 ORDER BY d.household_id, d.entry_no",
+                format!(
+                    "{DOG_COLUMNS} WHERE d.tenant_key = $1 AND ($2 IS NULL OR d.household_id = $2)
+                     ORDER BY d.household_id, d.entry_no"
+                ),
                 args![tenant_key, household_id],
             )
             .await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
-            let id = row.text("id")?;
-            let facts = self
-                .open(
-                    tenant_key,
-                    place("dogtax_dog", &id, "facts"),
-                    &row.bytes("facts")?,
-                )
-                .await?;
-            out.push(Dog {
-                household_id: row.text("household_id")?,
-                status: row.text("status")?,
-                facts: decode(&facts)?,
-                tag: row.opt_text("tag")?,
-                created_at_ms: row.i64("created_at")?,
-                version: row.i64("version")?,
-                id,
-            });
+            out.push(self.dog_from_row(tenant_key, row).await?);
         }
         Ok(out)
+    }
+
+    /// A dog as selected by [`DOG_COLUMNS`].
+    pub(crate) async fn dog_from_row(
+        &self,
+        tenant_key: &str,
+        row: &Row,
+    ) -> Result<Dog, StoreError> {
+        let id = row.text("id")?;
+        let facts = self
+            .open(
+                tenant_key,
+                place("dogtax_dog", &id, "facts"),
+                &row.bytes("facts")?,
+            )
+            .await?;
+        Ok(Dog {
+            household_id: row.text("household_id")?,
+            status: row.text("status")?,
+            facts: decode(&facts)?,
+            tag: row.opt_text("tag")?,
+            created_at_ms: row.i64("created_at")?,
+            version: row.i64("version")?,
+            id,
+        })
     }
 
     /// Issues a tag for a dog of the tenant (`NotFound` otherwise).
@@ -797,40 +811,6 @@ impl Store {
         Ok(out)
     }
 
-    /// The households that have a tax or change notice for the year (without opening any).
-    pub async fn dogtax_assessed_households(
-        &self,
-        tenant_key: &str,
-        year: i32,
-    ) -> Result<Vec<String>, StoreError> {
-        let rows = self
-            .pool()
-            .fetch_all(
-                "SELECT DISTINCT household_id FROM dogtax_notices
-                 WHERE tenant_key = $1 AND year = $2 AND kind <> 'fee'",
-                args![tenant_key, i64::from(year)],
-            )
-            .await?;
-        rows.iter().map(|r| r.text("household_id")).collect()
-    }
-
-    /// The number of each household's latest notice, for writers of many notices at once.
-    pub async fn dogtax_last_notice_numbers(
-        &self,
-        tenant_key: &str,
-    ) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = self
-            .pool()
-            .fetch_all(
-                "SELECT household_id, MAX(seq) AS last FROM dogtax_notices WHERE tenant_key = $1 GROUP BY household_id",
-                args![tenant_key],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.text("household_id")?, r.i64("last")?)))
-            .collect()
-    }
-
     /// One notice by id, within the tenant only.
     pub async fn dogtax_notice(
         &self,
@@ -851,7 +831,11 @@ impl Store {
         }
     }
 
-    async fn notice_from_row(&self, tenant_key: &str, r: &Row) -> Result<Notice, StoreError> {
+    pub(crate) async fn notice_from_row(
+        &self,
+        tenant_key: &str,
+        r: &Row,
+    ) -> Result<Notice, StoreError> {
         let id = r.text("id")?;
         let content = self
             .open(

@@ -41,13 +41,15 @@ pub struct NewExportRun<'a> {
     pub now: OffsetDateTime,
     pub actor: &'a str,
     pub again: bool,
+}
+
+/// The files an export run wrote.
+pub struct ExportFiles<'a> {
     pub debit_file: Option<&'a str>,
     pub message_id: Option<&'a str>,
     pub transfer_file: Option<&'a str>,
     pub refused_file: Option<&'a str>,
     pub refused: i64,
-    /// (household id, claim, kind) of every claim the run exported.
-    pub items: &'a [(&'a str, &'a str, &'a str)],
 }
 
 impl crate::Store {
@@ -100,34 +102,35 @@ impl crate::Store {
             .collect()
     }
 
-    /// Every claim exported for a due date, by run.
-    pub async fn dogtax_exported_claims(
+    /// How many claims of each kind (`debit`, `transfer`) each run for the due date exported:
+    /// (run, kind, count).
+    pub async fn dogtax_export_run_counts(
         &self,
         tx: &mut Tx,
         tenant_key: &str,
         due_on: &str,
-    ) -> Result<Vec<ExportedClaim>, StoreError> {
+    ) -> Result<Vec<(i64, String, usize)>, StoreError> {
         let rows = tx
             .fetch_all(
-                "SELECT run, household_id, claim, kind FROM dogtax_export_items
-                 WHERE tenant_key = $1 AND due_on = $2 ORDER BY run, household_id, claim",
+                "SELECT run, kind, COUNT(*) AS n FROM dogtax_export_items
+                 WHERE tenant_key = $1 AND due_on = $2 GROUP BY run, kind ORDER BY run, kind",
                 args![tenant_key, due_on],
             )
             .await?;
         rows.iter()
             .map(|r| {
-                Ok(ExportedClaim {
-                    run: r.i64("run")?,
-                    household_id: r.text("household_id")?,
-                    claim: r.text("claim")?,
-                    kind: r.text("kind")?,
-                })
+                Ok((
+                    r.i64("run")?,
+                    r.text("kind")?,
+                    usize::try_from(r.i64("n")?).map_err(|e| StoreError::Decode(e.to_string()))?,
+                ))
             })
             .collect()
     }
 
-    /// Records a run and its claims in the caller's transaction (the one that also appends the
-    /// export's audit entry). A run number taken already is a conflict.
+    /// Records a run in the caller's transaction (the one that also records its claims and
+    /// appends the export's audit entry), before its files are known: see
+    /// [`Store::finish_dogtax_export_run`]. A run number taken already is a conflict.
     pub async fn insert_dogtax_export_run(
         &self,
         tx: &mut Tx,
@@ -135,38 +138,81 @@ impl crate::Store {
     ) -> Result<(), StoreError> {
         tx.execute(
             "INSERT INTO dogtax_export_runs (tenant_key, due_on, run, exported_at, actor, again, debit_file, message_id, transfer_file, refused_file, refused)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             VALUES ($1, $2, $3, $4, $5, $6, NULL, NULL, NULL, NULL, 0)",
             args![
                 r.tenant_key,
                 r.due_on,
                 r.run,
                 crate::now_ms(r.now),
                 r.actor,
-                r.again,
-                r.debit_file,
-                r.message_id,
-                r.transfer_file,
-                r.refused_file,
-                r.refused
+                r.again
             ],
         )
         .await?;
+        Ok(())
+    }
+
+    /// Records claims exported by a run, (household id, claim, kind) each: only claims of the
+    /// tenant's own households (`NotFound` otherwise, and nothing recorded).
+    pub async fn insert_dogtax_export_items(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        due_on: &str,
+        run: i64,
+        items: &[(&str, &str, &str)],
+    ) -> Result<(), StoreError> {
         // Many rows a statement: an annual due date has thousands of claims.
-        for chunk in r.items.chunks(500) {
-            let mut sql = String::from(
-                "INSERT INTO dogtax_export_items (tenant_key, due_on, run, household_id, claim, kind) VALUES ",
-            );
-            let mut values = args![r.tenant_key, r.due_on, r.run];
+        for chunk in items.chunks(500) {
+            let mut rows = String::new();
+            let mut values = args![tenant_key, due_on, run];
             for (i, (household_id, claim, kind)) in chunk.iter().enumerate() {
                 let n = 4 + 3 * i;
                 if i > 0 {
-                    sql.push_str(", ");
+                    rows.push_str(", ");
                 }
-                sql.push_str(&format!("($1, $2, $3, ${n}, ${}, ${})", n + 1, n + 2));
+                rows.push_str(&format!("(${n}, ${}, ${})", n + 1, n + 2));
                 values.extend(args![*household_id, *claim, *kind]);
             }
-            tx.execute(sqlx::AssertSqlSafe(sql), values).await?;
+            // VALUES names its columns column1, column2, … on both backends.
+            let sql = format!(
+                "INSERT INTO dogtax_export_items (tenant_key, due_on, run, household_id, claim, kind)
+                 SELECT h.tenant_key, $2, $3, h.id, v.column2, v.column3
+                 FROM (VALUES {rows}) AS v JOIN dogtax_households h ON h.id = v.column1 AND h.tenant_key = $1"
+            );
+            let n = tx.execute(sqlx::AssertSqlSafe(sql), values).await?;
+            if usize::try_from(n).ok() != Some(chunk.len()) {
+                return Err(StoreError::NotFound);
+            }
         }
         Ok(())
+    }
+
+    /// Records the files a run wrote, once they are complete.
+    pub async fn finish_dogtax_export_run(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        due_on: &str,
+        run: i64,
+        files: &ExportFiles<'_>,
+    ) -> Result<(), StoreError> {
+        let n = tx
+            .execute(
+                "UPDATE dogtax_export_runs SET debit_file = $4, message_id = $5, transfer_file = $6, refused_file = $7, refused = $8
+                 WHERE tenant_key = $1 AND due_on = $2 AND run = $3",
+                args![
+                    tenant_key,
+                    due_on,
+                    run,
+                    files.debit_file,
+                    files.message_id,
+                    files.transfer_file,
+                    files.refused_file,
+                    files.refused
+                ],
+            )
+            .await?;
+        crate::cases::found(n)
     }
 }

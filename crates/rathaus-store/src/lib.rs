@@ -18,6 +18,7 @@ pub mod catalogue;
 pub mod db;
 pub mod dogtax;
 pub mod dogtax_export;
+pub mod dogtax_pages;
 pub mod drafts;
 pub mod keyring;
 pub mod migrate;

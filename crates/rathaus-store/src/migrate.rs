@@ -66,6 +66,11 @@ const SQLITE: &[Migration] = &[
         name: "submission_keys",
         sql: include_str!("../migrations/sqlite/0010_submission_keys.sql"),
     },
+    Migration {
+        version: 11,
+        name: "dogtax_bulk",
+        sql: include_str!("../migrations/sqlite/0011_dogtax_bulk.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -118,6 +123,11 @@ const POSTGRES: &[Migration] = &[
         version: 10,
         name: "submission_keys",
         sql: include_str!("../migrations/postgres/0010_submission_keys.sql"),
+    },
+    Migration {
+        version: 11,
+        name: "dogtax_bulk",
+        sql: include_str!("../migrations/postgres/0011_dogtax_bulk.sql"),
     },
 ];
 

@@ -65,14 +65,18 @@ enum DogtaxCommand {
     /// JSON and exits 2.
     Quote { ags: String, file: String },
     /// Issue every household's tax notice for a year (households already assessed are skipped).
+    /// Several municipalities are assessed together, sharing the machine; Ctrl-C stops after the
+    /// page at hand, and the same command continues where it stopped (exit code 3).
     Assess {
-        ags: String,
+        #[arg(required = true, num_args = 1..)]
+        ags: Vec<String>,
         #[arg(long)]
         year: i32,
         /// The date the notices bear (default today).
         #[arg(long, value_name = "YYYY-MM-DD")]
         date: Option<String>,
-        /// Also render the notices as PDF files into this directory.
+        /// Also render the year's notices as PDF files into this directory (a subdirectory per
+        /// municipality when several are assessed); files there already are not rendered again.
         #[arg(long, value_name = "DIR")]
         pdf: Option<PathBuf>,
     },
@@ -632,6 +636,7 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
     let local = listener
         .local_addr()
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let signal = shutdown_signal();
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("listening on http://{local}");
     tracing::info!(address = %local, "listening");
@@ -653,7 +658,7 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
     // One signal stops both listeners.
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        signal.await;
         let _ = signal_tx.send(true);
     });
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -715,26 +720,38 @@ async fn housekeeping(app: App, mut stop: tokio::sync::watch::Receiver<bool>) {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: a signal right after start-up then stops the process
+/// gracefully instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (interrupt, terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            let received = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = received(interrupt) => {},
+                _ = received(terminate) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested; finishing the work at hand");
     }
-    tracing::info!("shutdown requested; finishing in-flight requests");
 }
 
 fn dogtax_date(text: &str, option: &str) -> Result<rathaus_app::dogtax::Date, AppError> {
@@ -815,24 +832,7 @@ async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
             pdf,
         } => {
             let date = date.map(|d| dogtax_date(&d, "--date")).transpose()?;
-            let started = std::time::Instant::now();
-            let bar = ProgressBar::new();
-            let r = app
-                .dogtax_assess(&Actor::Cli, &ags, year, date, pdf.as_deref(), &bar)
-                .await?;
-            println!(
-                "{year}: {} notices issued on {} ({} households, {} already assessed, {} without dogs); tax {} EUR; {:.1} s",
-                r.issued,
-                r.issued_on,
-                r.households,
-                r.already_assessed,
-                r.without_dogs,
-                r.total,
-                started.elapsed().as_secs_f64()
-            );
-            if let Some(dir) = pdf {
-                println!("{} PDFs in {}", r.pdfs.len(), dir.display());
-            }
+            return assess_together(&app, ags, year, date, pdf).await;
         }
         DogtaxCommand::Export {
             ags,
@@ -847,11 +847,14 @@ async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
             print_export(&r);
         }
         DogtaxCommand::Import { ags, file } => {
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| AppError::BadInput(format!("cannot read {}: {e}", file.display())))?;
             let started = std::time::Instant::now();
             let r = app
-                .dogtax_import(&Actor::Cli, &ags, &text, &ProgressBar::new())
+                .dogtax_import(
+                    &Actor::Cli,
+                    &ags,
+                    dogtax::RegisterSource::File(&file),
+                    &ProgressBar::new(),
+                )
                 .await?;
             println!(
                 "imported {} households with {} dogs ({:.1} s)",
@@ -920,7 +923,7 @@ fn print_export(r: &rathaus_app::dogtax::ExportReport) {
             r.already_debits
         );
     }
-    if !r.refused.is_empty() {
+    if r.refused_count > 0 {
         for d in &r.refused {
             let claim = match d.claim.as_str() {
                 "G" => "fees".to_owned(),
@@ -933,7 +936,7 @@ fn print_export(r: &rathaus_app::dogtax::ExportReport) {
         }
         eprintln!(
             "warning: {} direct debits were refused and not exported (list: {}); once the mandates are complete, the next export for {due} collects them",
-            r.refused.len(),
+            r.refused_count,
             r.refused_file
                 .as_ref()
                 .map_or_else(|| "-".to_owned(), |p| p.display().to_string())
@@ -941,48 +944,243 @@ fn print_export(r: &rathaus_app::dogtax::ExportReport) {
     }
 }
 
-/// A progress bar on stderr: redrawn in place on a terminal, a line every 10 % otherwise.
-struct ProgressBar {
-    state: std::sync::Mutex<(String, usize, usize)>,
-    tty: bool,
+/// The annual runs of several municipalities at once (the operator's night): each in its own
+/// task, their notices rendered by the same workers in turn, each with its own progress line.
+/// Ctrl-C (or SIGTERM) asks every run to stop after the page at hand.
+async fn assess_together(
+    app: &App,
+    municipalities: Vec<String>,
+    year: i32,
+    date: Option<rathaus_app::dogtax::Date>,
+    pdf: Option<PathBuf>,
+) -> Result<ExitCode, AppError> {
+    let board = Arc::new(ProgressBoard::new(municipalities.len()));
+    let stop = board.clone();
+    let signal = shutdown_signal();
+    tokio::spawn(async move {
+        signal.await;
+        stop.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let several = municipalities.len() > 1;
+    let mut runs = Vec::new();
+    for (line, ags) in municipalities.into_iter().enumerate() {
+        let (app, board) = (app.clone(), board.clone());
+        let dir = pdf
+            .as_ref()
+            .map(|d| if several { d.join(&ags) } else { d.clone() });
+        runs.push(tokio::spawn(async move {
+            let bar = RunProgress {
+                board,
+                line,
+                label: ags.clone(),
+            };
+            let started = std::time::Instant::now();
+            let r = app
+                .dogtax_assess(&Actor::Cli, &ags, year, date, dir.as_deref(), &bar)
+                .await;
+            (ags, r, started.elapsed())
+        }));
+    }
+    let mut code = ExitCode::SUCCESS;
+    let mut failed = None;
+    for run in runs {
+        let (ags, r, took) = run
+            .await
+            .map_err(|e| AppError::Internal(format!("annual run: {e}")))?;
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {ags}: {e}");
+                failed = Some(e);
+                continue;
+            }
+        };
+        let prefix = if several {
+            format!("{ags}: ")
+        } else {
+            String::new()
+        };
+        println!(
+            "{prefix}{year}: {} notices issued on {} ({} households, {} already assessed, {} without dogs); tax {} EUR; {:.1} s",
+            r.issued,
+            r.issued_on,
+            r.households,
+            r.already_assessed,
+            r.without_dogs,
+            r.total,
+            took.as_secs_f64()
+        );
+        if let Some(p) = &r.printed {
+            println!(
+                "{prefix}{} PDFs in {} ({} printed now, {} there already)",
+                p.written + p.present,
+                p.dir.display(),
+                p.written,
+                p.present
+            );
+        }
+        if r.interrupted {
+            eprintln!(
+                "{prefix}interrupted: run the same command again to continue where it stopped"
+            );
+            code = ExitCode::from(3);
+        }
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(code),
+    }
 }
+
+/// The progress lines of the runs in one command, on stderr: redrawn in place on a terminal,
+/// a line per run every 10 % otherwise. Each shows the phase, a bar, the count, the rate and
+/// the time left.
+struct ProgressBoard {
+    lines: std::sync::Mutex<Vec<ProgressLine>>,
+    tty: bool,
+    /// Set by Ctrl-C: every run stops after the work at hand.
+    stop: std::sync::atomic::AtomicBool,
+    drawn: std::sync::atomic::AtomicBool,
+}
+
+#[derive(Clone, Default)]
+struct ProgressLine {
+    label: String,
+    phase: String,
+    total: usize,
+    done: usize,
+    started: Option<std::time::Instant>,
+    /// The last step drawn (a percentage, in tens when not on a terminal).
+    shown: Option<usize>,
+}
+
+impl ProgressLine {
+    fn text(&self) -> String {
+        let total = self.total.max(1);
+        let percent = self.done.min(total) * 100 / total;
+        let filled = percent * 30 / 100;
+        let bar = format!("{}{}", "#".repeat(filled), "-".repeat(30 - filled));
+        let secs = self
+            .started
+            .map_or(0.0, |s| s.elapsed().as_secs_f64())
+            .max(0.001);
+        let rate = self.done as f64 / secs;
+        let left = if rate > 0.0 {
+            let s = (self.total.saturating_sub(self.done) as f64 / rate).round() as u64;
+            format!("{}:{:02} left", s / 60, s % 60)
+        } else {
+            "--:-- left".to_owned()
+        };
+        format!(
+            "{:<9} {:<9} [{bar}] {}/{} {percent:>3}% {rate:>7.0}/s {left}",
+            self.label, self.phase, self.done, self.total
+        )
+    }
+}
+
+impl ProgressBoard {
+    fn new(runs: usize) -> ProgressBoard {
+        ProgressBoard {
+            lines: std::sync::Mutex::new(vec![ProgressLine::default(); runs]),
+            tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            stop: std::sync::atomic::AtomicBool::new(false),
+            drawn: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn update(&self, line: usize, change: impl FnOnce(&mut ProgressLine)) {
+        let Ok(mut lines) = self.lines.lock() else {
+            return;
+        };
+        let count = lines.len();
+        let Some(l) = lines.get_mut(line) else { return };
+        change(l);
+        let total = l.total.max(1);
+        let percent = l.done.min(total) * 100 / total;
+        let step = if self.tty { percent } else { percent / 10 * 10 };
+        if l.shown == Some(step) {
+            return;
+        }
+        l.shown = Some(step);
+        if self.tty {
+            // Every line redrawn in place: up to the first, then each one cleared and written.
+            let mut out = String::new();
+            if !self.drawn.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                // Room for every run's line below the cursor.
+                out.push_str(&"\n".repeat(count - 1));
+            }
+            if count > 1 {
+                out.push_str(&format!("\x1b[{}F", count - 1));
+            } else {
+                out.push('\r');
+            }
+            let texts: Vec<String> = lines.iter().map(ProgressLine::text).collect();
+            out.push_str(&texts.join("\x1b[K\n"));
+            out.push_str("\x1b[K");
+            eprint!("{out}");
+        } else {
+            eprintln!("{}", l.text());
+        }
+    }
+}
+
+/// One run's line on the board.
+struct RunProgress {
+    board: Arc<ProgressBoard>,
+    line: usize,
+    label: String,
+}
+
+impl rathaus_app::dogtax::Progress for RunProgress {
+    fn begin(&self, phase: &str, total: usize) {
+        let label = self.label.clone();
+        self.board.update(self.line, |l| {
+            *l = ProgressLine {
+                label,
+                phase: phase.to_owned(),
+                total,
+                done: 0,
+                started: Some(std::time::Instant::now()),
+                shown: None,
+            };
+        });
+    }
+
+    fn advance(&self, done: usize) {
+        self.board.update(self.line, |l| l.done = done);
+    }
+
+    fn finish(&self) {}
+
+    fn stopped(&self) -> bool {
+        self.board.stop.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A progress bar on stderr for one step: the board with a single line.
+struct ProgressBar(RunProgress);
 
 impl ProgressBar {
     fn new() -> ProgressBar {
-        ProgressBar {
-            state: std::sync::Mutex::new((String::new(), 0, usize::MAX)),
-            tty: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-        }
+        ProgressBar(RunProgress {
+            board: Arc::new(ProgressBoard::new(1)),
+            line: 0,
+            label: String::new(),
+        })
     }
 }
 
 impl rathaus_app::dogtax::Progress for ProgressBar {
     fn begin(&self, phase: &str, total: usize) {
-        if let Ok(mut s) = self.state.lock() {
-            *s = (phase.to_owned(), total, usize::MAX);
-        }
+        self.0.begin(phase, total);
     }
 
     fn advance(&self, done: usize) {
-        let Ok(mut s) = self.state.lock() else { return };
-        let total = s.1.max(1);
-        let percent = done.min(total) * 100 / total;
-        let step = if self.tty { percent } else { percent / 10 * 10 };
-        if step == s.2 {
-            return;
-        }
-        s.2 = step;
-        let filled = percent * 30 / 100;
-        let bar = format!("{}{}", "#".repeat(filled), "-".repeat(30 - filled));
-        if self.tty {
-            eprint!("\r{:<9} [{bar}] {done}/{} {percent:>3}%", s.0, s.1);
-        } else {
-            eprintln!("{:<9} [{bar}] {done}/{} {percent:>3}%", s.0, s.1);
-        }
+        self.0.advance(done);
     }
 
     fn finish(&self) {
-        if self.tty {
+        if self.0.board.tty {
             eprintln!();
         }
     }

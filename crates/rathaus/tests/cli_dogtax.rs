@@ -468,6 +468,157 @@ fn cli_and_api_give_identical_quotes_and_the_treasury_gets_its_files() {
 
 /// Changes the recorded date of a household's mandate in the installation's database, as a
 /// register entry from before the date was kept would have it.
+/// A generated register of `n` households for the municipality, as a file in the installation.
+fn register_file(inst: &Installation, name: &str, n: usize) -> String {
+    let lines: String = (0..n)
+        .map(|i| {
+            format!(
+                "{}\n",
+                json!({"holder": {"name": format!("Halter {i}"), "street": "Weg 1", "postcode": "16341", "city": "Panketal"},
+                       "payment": {"method": "transfer"},
+                       "dogs": [{"name": format!("Hund {i}"), "kept_from": "2020-01-01"}]})
+            )
+        })
+        .collect();
+    inst.file(name, &lines)
+}
+
+/// The complete PDFs in `dir`, and whether anything else (a `.part` file) is there.
+fn printed(dir: &Path) -> (usize, Vec<String>) {
+    let mut complete = 0;
+    let mut other = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        let bytes = std::fs::read(e.path()).unwrap();
+        if name.ends_with(".pdf") && bytes.trim_ascii_end().ends_with(b"%%EOF") {
+            complete += 1;
+        } else {
+            other.push(name);
+        }
+    }
+    (complete, other)
+}
+
+/// Waits until `dir` holds at least `n` files (or the process ended).
+fn wait_for_files(child: &mut Child, dir: &Path, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        let count = std::fs::read_dir(dir).map_or(0, |d| d.count());
+        if count >= n || child.try_wait().unwrap().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    panic!("no {n} files in {} within two minutes", dir.display());
+}
+
+/// The operator's night: two municipalities' annual runs started together, each with its
+/// progress line (rate and time left); Ctrl-C stops them after the work at hand (exit code 3),
+/// a crash (SIGKILL) loses nothing that was acknowledged, and the same command then finishes
+/// the job: every household has exactly one complete notice file, and none was issued twice.
+#[cfg(unix)]
+#[test]
+fn a_night_of_annual_runs_stops_resumes_and_never_prints_twice() {
+    let inst = Installation {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let (server, _) = start_demo(&inst);
+    stop(server);
+    let (panketal, belzig) = ("12060181", "12069020");
+    let n = 150;
+    for (ags, file) in [(panketal, "a.jsonl"), (belzig, "b.jsonl")] {
+        let register = register_file(&inst, file, n);
+        let out = inst.run(&["dogtax", "import", ags, &register]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let pdfs = inst.dir.path().join("druck");
+    let args = [
+        "dogtax",
+        "assess",
+        panketal,
+        belzig,
+        "--year",
+        "2027",
+        "--date",
+        "2026-12-01",
+        "--pdf",
+        pdfs.to_str().unwrap(),
+    ];
+    let (dir_a, dir_b) = (pdfs.join(panketal), pdfs.join(belzig));
+
+    // Ctrl-C once printing has begun: both runs stop and say how to go on.
+    let mut child = inst
+        .cmd(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_files(&mut child, &dir_a, 5);
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{stdout}{stderr}");
+    assert!(
+        stdout.contains(&format!("{panketal}: 2027: {n} notices issued"))
+            && stdout.contains(&format!("{belzig}: 2027: {n} notices issued")),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("interrupted: run the same command again"),
+        "{stderr}"
+    );
+    // Both runs reported their progress with a rate and the time left.
+    for ags in [panketal, belzig] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with(ags) && l.contains("/s") && l.contains("left")),
+            "{stderr}"
+        );
+    }
+    let (stopped_a, rest) = printed(&dir_a);
+    assert!(rest.is_empty(), "{rest:?}");
+    assert!(stopped_a >= 5 && stopped_a < n, "{stopped_a}");
+
+    // Killed outright while printing: what was written stays, nothing looks complete that is not.
+    let mut child = inst
+        .cmd(&args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_files(&mut child, &dir_a, stopped_a + 5);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // The same command finishes the job.
+    let out = inst.run(&args);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
+    assert!(
+        stdout.contains(&format!(
+            "{panketal}: 2027: 0 notices issued on 2026-12-01 ({n} households, {n} already assessed"
+        )),
+        "{stdout}"
+    );
+    for dir in [&dir_a, &dir_b] {
+        let (complete, rest) = printed(dir);
+        let rest: Vec<_> = rest.into_iter().filter(|r| !r.ends_with(".part")).collect();
+        assert_eq!((complete, rest.len()), (n, 0), "{rest:?}");
+    }
+    assert!(
+        std::fs::read_dir(&dir_a).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .ends_with(".part"))
+    );
+}
+
 fn set_mandate_date(inst: &Installation, kassenzeichen: &str, date: Option<&str>) {
     use std::sync::Arc;
     let env = std::collections::HashMap::from([(

@@ -1,29 +1,39 @@
 //! The annual assessment (Jahresveranlagung): every household of the register gets its tax notice
-//! for the year in one run, stored in one transaction (all or nothing). Households that already
-//! have a notice for the year (e.g. registered during it) are left alone, so a second run issues
-//! nothing twice.
+//! for the year. The register is read a page at a time (`bulk_batch` households) and each page's
+//! notices are stored in one transaction with its audit entry, so memory stays bounded whatever
+//! the size of the municipality, and the database writer is never held for long. A run that stops
+//! half-way (interrupted, or the machine went down) keeps the pages it stored; running it again
+//! issues the rest. Households that already have a notice for the year (e.g. registered during
+//! it) are left alone, and the database holds at most one annual notice per household and year,
+//! so no run, resumed or concurrent, issues anything twice.
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 
 use rathaus_crypto::token::new_record_id;
 use rathaus_domain::dogtax::DogEntry;
 use rathaus_store::audit::{NewAuditEntry, append};
-use rathaus_store::dogtax::NewNotice;
+use rathaus_store::dogtax::{Household, NewNotice};
 use rust_decimal::Decimal;
 use time::Date;
 
 use super::facts::{HolderFacts, PaymentFacts};
-use super::notice::{Due, NoticeContent, NoticeKind, notice_dogs, render};
-use super::register::RegisterDog;
+use super::notice::{Due, NoticeContent, NoticeKind, notice_dogs};
+use super::register::{RegisterDog, Setting};
 use super::schedule::{first_of_year, payment_plan, year_tax};
 use crate::{Actor, App, AppError};
 
-/// Told how far the run has come; the CLI draws its progress bar from it.
+/// Told how far a run has come (the CLI draws its progress bar from it), and asked whether to
+/// stop: a run that is told to stop finishes the page at hand and returns, and the next run
+/// continues where it stopped.
 pub trait Progress: Sync {
     fn begin(&self, phase: &str, total: usize);
     fn advance(&self, done: usize);
     fn finish(&self);
+    /// Whether the run should stop after the work at hand (e.g. the operator pressed Ctrl-C).
+    fn stopped(&self) -> bool {
+        false
+    }
 }
 
 /// Progress that is not shown.
@@ -48,13 +58,22 @@ pub struct AssessReport {
     pub without_dogs: usize,
     /// Sum of the year's tax over the notices issued.
     pub total: Decimal,
-    /// PDFs written, when a directory was given.
-    pub pdfs: Vec<PathBuf>,
+    /// What printing the year's notices did, when a directory was given.
+    pub printed: Option<super::printing::PrintReport>,
+    /// The run stopped before it was through (see [`Progress::stopped`]); run it again to go on.
+    pub interrupted: bool,
+}
+
+/// A notice computed for a household, before it is stored.
+struct Issued {
+    household_id: String,
+    content: NoticeContent,
 }
 
 impl App {
     /// Issues the year's notices for every household of a municipality. `issued_on` defaults to
-    /// today; installments due before it are merged as in any first notice.
+    /// today; installments due before it are merged as in any first notice. With `pdf_dir`, the
+    /// year's annual notices are then printed there (see [`App::dogtax_print_notices`]).
     pub async fn dogtax_assess(
         &self,
         actor: &Actor,
@@ -76,41 +95,111 @@ impl App {
                 tenant.title()
             )));
         }
-        let households = self.store.dogtax_households(None, key).await?;
-        let mut dogs: HashMap<String, Vec<RegisterDog>> = HashMap::new();
-        for d in self.store.dogtax_dogs(None, key, None).await? {
-            let d = RegisterDog::read(d)?;
-            dogs.entry(d.row.household_id.clone()).or_default().push(d);
-        }
-        let assessed: HashSet<String> = self
-            .store
-            .dogtax_assessed_households(key, year)
-            .await?
-            .into_iter()
-            .collect();
-        let last_numbers: HashMap<String, i64> = self
-            .store
-            .dogtax_last_notice_numbers(key)
-            .await?
-            .into_iter()
-            .collect();
-        let statute = s.history.valid_on(first_of_year(year));
+        let batch = self.bulk_batch();
         let mut report = AssessReport {
             year,
             issued_on: s.today,
-            households: households.len(),
+            households: self.store.dogtax_household_count(key).await?,
             issued: 0,
             already_assessed: 0,
             without_dogs: 0,
             total: Decimal::ZERO,
-            pdfs: Vec::new(),
+            printed: None,
+            interrupted: false,
         };
-        progress.begin("notices", households.len());
-        let mut contents = Vec::new();
+        let actor_name = actor.audit_name();
+        let object = format!("dogtax-assessment:{key}:{year}");
+        progress.begin("notices", report.households);
+        let (mut cursor, mut seen) = (None, 0);
+        loop {
+            if progress.stopped() {
+                report.interrupted = true;
+                break;
+            }
+            let (page, next) = self
+                .store
+                .dogtax_household_page(key, cursor.as_ref(), batch)
+                .await?;
+            seen += page.len();
+            let issued = self.assess_page(&s, year, page, &mut report).await?;
+            if !issued.is_empty() {
+                self.store_page(&s, year, issued, &actor_name, &object, &mut report)
+                    .await?;
+            }
+            progress.advance(seen);
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        progress.finish();
+        // The run's outcome, also when nothing was left to do or it was interrupted.
+        let outcome = format!(
+            "{}: {} notices, {} already assessed, {} without dogs",
+            if report.interrupted {
+                "interrupted"
+            } else {
+                "ok"
+            },
+            report.issued,
+            report.already_assessed,
+            report.without_dogs
+        );
         let mut tx = self.store.begin().await?;
-        for (i, h) in households.iter().enumerate() {
-            progress.advance(i + 1);
-            if assessed.contains(&h.id) {
+        append(
+            &mut tx,
+            &NewAuditEntry {
+                at: s.now,
+                actor: &actor_name,
+                tenant: Some(key),
+                action: "dogtax.assess",
+                object: &object,
+                outcome: &outcome,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        self.store.dogtax_refresh_statistics().await?;
+        if let Some(dir) = pdf_dir
+            && !report.interrupted
+        {
+            let printed = self
+                .dogtax_print_notices(reference, year, dir, progress)
+                .await?;
+            report.interrupted = printed.interrupted;
+            report.printed = Some(printed);
+        }
+        Ok(report)
+    }
+
+    /// Households a bulk step holds at a time.
+    pub(crate) fn bulk_batch(&self) -> usize {
+        usize::try_from(self.config.bulk_batch).unwrap_or(1).max(1)
+    }
+
+    /// Computes the notices of one page of households, leaving out those assessed already.
+    async fn assess_page(
+        &self,
+        s: &Setting,
+        year: i32,
+        page: Vec<Household>,
+        report: &mut AssessReport,
+    ) -> Result<Vec<Issued>, AppError> {
+        let key = s.tenant.key.as_str();
+        let ids: Vec<String> = page.iter().map(|h| h.id.clone()).collect();
+        let marks = self
+            .store
+            .dogtax_notice_marks(None, key, year, &ids)
+            .await?;
+        let mut dogs: HashMap<String, Vec<RegisterDog>> = HashMap::new();
+        for d in self.store.dogtax_dogs_of(key, &ids).await? {
+            let d = RegisterDog::read(d)?;
+            dogs.entry(d.row.household_id.clone()).or_default().push(d);
+        }
+        let statute = s.history.valid_on(first_of_year(year));
+        let mut issued = Vec::new();
+        for h in page {
+            if marks.get(&h.id).is_some_and(|m| m.assessed) {
                 report.already_assessed += 1;
                 continue;
             }
@@ -138,17 +227,17 @@ impl App {
                 ))
             })?;
             let plan = payment_plan(Decimal::ZERO, &tax.schedule, s.today);
-            let holder: HolderFacts = serde_json::from_value(h.holder.clone())
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let payment: PaymentFacts = serde_json::from_value(h.payment.clone())
-                .map_err(|e| AppError::Internal(e.to_string()))?;
+            let holder: HolderFacts =
+                serde_json::from_value(h.holder).map_err(|e| AppError::Internal(e.to_string()))?;
+            let payment: PaymentFacts =
+                serde_json::from_value(h.payment).map_err(|e| AppError::Internal(e.to_string()))?;
             let content = NoticeContent {
                 kind: NoticeKind::Tax,
                 year,
                 issued_on: s.today.to_string(),
                 issued_at_ms: super::unix_ms(s.now),
                 case_reference: None,
-                kassenzeichen: h.kassenzeichen.clone(),
+                kassenzeichen: h.kassenzeichen,
                 authority: s.authority.clone(),
                 holder,
                 statute_valid_from: statute.map(|st| st.valid_from().to_string()),
@@ -182,18 +271,51 @@ impl App {
                 ending: None,
                 fee: None,
             };
+            issued.push(Issued {
+                household_id: h.id,
+                content,
+            });
+        }
+        Ok(issued)
+    }
+
+    /// Stores one page's notices and its audit entry in one transaction. The page is checked
+    /// again inside it: a notice another run stored meanwhile is not issued twice.
+    async fn store_page(
+        &self,
+        s: &Setting,
+        year: i32,
+        issued: Vec<Issued>,
+        actor_name: &str,
+        object: &str,
+        report: &mut AssessReport,
+    ) -> Result<(), AppError> {
+        let key = s.tenant.key.as_str();
+        let ids: Vec<String> = issued.iter().map(|i| i.household_id.clone()).collect();
+        let issued_on = s.today.to_string();
+        let mut tx = self.store.begin().await?;
+        let marks = self
+            .store
+            .dogtax_notice_marks(Some(&mut tx), key, year, &ids)
+            .await?;
+        let (mut count, mut sum) = (0, Decimal::ZERO);
+        for i in issued {
+            let mark = marks.get(&i.household_id).copied().unwrap_or_default();
+            if mark.assessed {
+                report.already_assessed += 1;
+                continue;
+            }
             let id = new_record_id(self.rng.as_ref())?;
             let value =
-                serde_json::to_value(&content).map_err(|e| AppError::Internal(e.to_string()))?;
-            let issued_on = s.today.to_string();
+                serde_json::to_value(&i.content).map_err(|e| AppError::Internal(e.to_string()))?;
             self.store
                 .insert_dogtax_notice(
                     &mut tx,
                     &NewNotice {
-                        seq: Some(last_numbers.get(&h.id).copied().unwrap_or(0) + 1),
+                        seq: Some(mark.last_seq + 1),
                         id: &id,
                         tenant_key: key,
-                        household_id: &h.id,
+                        household_id: &i.household_id,
                         year,
                         kind: NoticeKind::Tax.code(),
                         case_id: None,
@@ -202,95 +324,35 @@ impl App {
                         now: s.now,
                     },
                 )
-                .await?;
-            report.issued += 1;
-            report.total += content.total;
-            if pdf_dir.is_some() {
-                contents.push(content);
-            }
+                .await
+                .map_err(|e| match e {
+                    rathaus_store::StoreError::Conflict(_) => AppError::Conflict(format!(
+                        "another run is assessing {} for {year} at the same time; run it again once that one has ended",
+                        s.tenant.title()
+                    )),
+                    other => other.into(),
+                })?;
+            count += 1;
+            sum += i.content.total;
         }
-        progress.finish();
-        let actor_name = actor.audit_name();
-        let object = format!("dogtax-assessment:{key}:{year}");
-        let outcome = format!(
-            "ok: {} notices, {} already assessed",
-            report.issued, report.already_assessed
-        );
+        let outcome = format!("ok: {count} notices stored");
         append(
             &mut tx,
             &NewAuditEntry {
                 at: s.now,
-                actor: &actor_name,
+                actor: actor_name,
                 tenant: Some(key),
-                action: "dogtax.assess",
-                object: &object,
+                action: "dogtax.assess.page",
+                object,
                 outcome: &outcome,
             },
         )
         .await?;
         tx.commit().await?;
-        self.store.dogtax_refresh_statistics().await?;
-        if let Some(dir) = pdf_dir {
-            report.pdfs = write_pdfs(dir, contents, progress).await?;
-        }
-        Ok(report)
+        report.issued += count;
+        report.total += sum;
+        Ok(())
     }
-}
-
-/// Renders the notices into `dir` on every core (rendering is the slow part of a run).
-async fn write_pdfs(
-    dir: &Path,
-    contents: Vec<NoticeContent>,
-    progress: &dyn Progress,
-) -> Result<Vec<PathBuf>, AppError> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| AppError::BadInput(format!("cannot create {}: {e}", dir.display())))?;
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let total = contents.len();
-    progress.begin("PDFs", total);
-    let chunk = total.div_ceil(workers).max(1);
-    let mut handles = Vec::new();
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut rest = contents;
-    while !rest.is_empty() {
-        let tail = rest.split_off(chunk.min(rest.len()));
-        let part = std::mem::replace(&mut rest, tail);
-        let dir = dir.to_path_buf();
-        let done = done.clone();
-        handles.push(tokio::task::spawn_blocking(move || {
-            let mut written = Vec::new();
-            for c in part {
-                let pdf = render(std::slice::from_ref(&c))?;
-                let path = dir.join(format!("{}-{}.pdf", c.kassenzeichen, c.year));
-                write_private(&path, &pdf)?;
-                written.push(path);
-                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok::<_, AppError>(written)
-        }));
-    }
-    let mut paths = Vec::new();
-    let mut pending: Vec<_> = handles.into_iter().collect();
-    while !pending.is_empty() {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        progress.advance(done.load(std::sync::atomic::Ordering::Relaxed));
-        let mut still = Vec::new();
-        for h in pending {
-            if h.is_finished() {
-                let written = h
-                    .await
-                    .map_err(|e| AppError::Internal(format!("rendering: {e}")))??;
-                paths.extend(written);
-            } else {
-                still.push(h);
-            }
-        }
-        pending = still;
-    }
-    progress.advance(total);
-    progress.finish();
-    paths.sort();
-    Ok(paths)
 }
 
 /// Files with personal data are readable by their owner only.

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use rathaus_domain::localtime::to_berlin;
 use rathaus_domain::sepa::{CreditorId, Iban, IbanError, Mandate};
 use rathaus_store::audit::{NewAuditEntry, append};
-use rathaus_store::dogtax_export::NewExportRun;
+use rathaus_store::dogtax_export::{ExportFiles, NewExportRun};
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 
@@ -43,7 +43,9 @@ pub struct ExportReport {
     /// exported once more when `again`.
     pub already_debits: usize,
     pub already_transfers: usize,
-    /// Direct debits not exported, and why; also listed in `refused_file`.
+    /// How many direct debits were not exported (all are listed in `refused_file`).
+    pub refused_count: usize,
+    /// The first of them (at most [`REFUSED_SHOWN`]), and why.
     pub refused: Vec<RefusedDebit>,
     pub refused_file: Option<PathBuf>,
 }
@@ -60,6 +62,9 @@ pub struct EarlierExport {
     pub message_id: Option<String>,
     pub transfer_file: Option<String>,
 }
+
+/// Refused direct debits a report names one by one; the file lists them all.
+pub const REFUSED_SHOWN: usize = 100;
 
 /// A direct debit the export refused to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -143,18 +148,32 @@ struct PendingFiles {
 }
 
 impl PendingFiles {
-    fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-        use std::io::Write;
+    /// Opens `path` for writing under its `.part` name.
+    fn create(&mut self, path: &Path) -> Result<PartFile, AppError> {
         let mut part = path.as_os_str().to_owned();
         part.push(".part");
         let part = PathBuf::from(part);
+        let file = create_private(&part)?;
         self.files.push((part.clone(), path.to_owned()));
-        let unavailable = |e: std::io::Error| {
-            AppError::Unavailable(format!("cannot write {}: {e}", part.display()))
-        };
-        let mut file = create_private(&part)?;
-        file.write_all(bytes).map_err(unavailable)?;
-        file.sync_all().map_err(unavailable)
+        Ok(PartFile {
+            out: std::io::BufWriter::new(file),
+            path: part,
+        })
+    }
+
+    #[cfg(test)]
+    fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+        let mut file = self.create(path)?;
+        file.write(bytes)?;
+        file.finish()
+    }
+
+    /// Gives up a file that turned out to have nothing in it.
+    fn discard(&mut self, path: &Path) {
+        if let Some(i) = self.files.iter().position(|(_, p)| p == path) {
+            let (part, _) = self.files.remove(i);
+            let _ = std::fs::remove_file(part);
+        }
     }
 
     fn place(&mut self) -> Result<(), AppError> {
@@ -169,6 +188,34 @@ impl PendingFiles {
 
     fn keep(mut self) {
         self.kept = true;
+    }
+}
+
+/// A file being written under its `.part` name.
+struct PartFile {
+    out: std::io::BufWriter<std::fs::File>,
+    path: PathBuf,
+}
+
+impl PartFile {
+    fn write(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+        use std::io::Write;
+        self.out.write_all(bytes).map_err(|e| self.unavailable(e))
+    }
+
+    /// Flushes the file to disk.
+    fn finish(self) -> Result<(), AppError> {
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| AppError::Unavailable(format!("cannot write: {e}")))?;
+        file.sync_all().map_err(|e| {
+            AppError::Unavailable(format!("cannot write {}: {e}", self.path.display()))
+        })
+    }
+
+    fn unavailable(&self, e: std::io::Error) -> AppError {
+        AppError::Unavailable(format!("cannot write {}: {e}", self.path.display()))
     }
 }
 
@@ -298,39 +345,35 @@ fn claim_label(tag: &str) -> String {
     }
 }
 
-/// The expected transfers, one line a claim.
-fn transfers_csv(transfers: &[&Claim], due_text: &str) -> String {
-    let mut csv =
-        String::from("Kassenzeichen;Name;Strasse;PLZ;Ort;Faellig;Betrag;Verwendungszweck\r\n");
-    for c in transfers {
-        csv.push_str(&csv_line(&[
-            &c.kassenzeichen,
-            &c.holder.name,
-            &c.holder.street,
-            &c.holder.postcode,
-            &c.holder.city,
-            due_text,
-            &german_amount(c.amount),
-            &c.purpose,
-        ]));
-    }
-    csv
+const TRANSFERS_HEADER: &str =
+    "Kassenzeichen;Name;Strasse;PLZ;Ort;Faellig;Betrag;Verwendungszweck\r\n";
+
+/// An expected transfer, a line of the treasury's list.
+fn transfer_line(c: &Claim, due_text: &str) -> String {
+    csv_line(&[
+        &c.kassenzeichen,
+        &c.holder.name,
+        &c.holder.street,
+        &c.holder.postcode,
+        &c.holder.city,
+        due_text,
+        &german_amount(c.amount),
+        &c.purpose,
+    ])
 }
 
-/// The direct debits refused, for the treasury to complete the mandates: after that the next
-/// export for the same due date collects them.
-fn refused_csv(refused: &[RefusedDebit], due_text: &str) -> String {
-    let mut csv = String::from("Kassenzeichen;Forderung;Faellig;Betrag;Grund\r\n");
-    for r in refused {
-        csv.push_str(&csv_line(&[
-            &r.kassenzeichen,
-            &claim_label(&r.claim),
-            due_text,
-            &german_amount(r.amount),
-            &r.reason_de,
-        ]));
-    }
-    csv
+const REFUSED_HEADER: &str = "Kassenzeichen;Forderung;Faellig;Betrag;Grund\r\n";
+
+/// A refused direct debit, a line of the list for the treasury to complete the mandates: after
+/// that the next export for the same due date collects them.
+fn refused_line(r: &RefusedDebit, due_text: &str) -> String {
+    csv_line(&[
+        &r.kassenzeichen,
+        &claim_label(&r.claim),
+        due_text,
+        &german_amount(r.amount),
+        &r.reason_de,
+    ])
 }
 
 /// The structural rules of the pain.008 files this module writes, checked without the XSD (the
@@ -382,7 +425,6 @@ impl App {
         let s = self.dogtax_setting(tenant.key.as_str()).await?;
         let key = tenant.key.as_str();
         let due_text = due.to_string();
-        let claims = self.dogtax_claims(key, &due_text).await?;
 
         let mut tx = self.store.begin().await?;
         self.store.lock_dogtax_export(&mut tx, key).await?;
@@ -390,44 +432,18 @@ impl App {
             .store
             .dogtax_export_runs(&mut tx, key, &due_text)
             .await?;
-        let exported = self
+        let counts = self
             .store
-            .dogtax_exported_claims(&mut tx, key, &due_text)
+            .dogtax_export_run_counts(&mut tx, key, &due_text)
             .await?;
-        let exported_as: HashMap<(&str, &str), &str> = exported
-            .iter()
-            .map(|e| ((e.household_id.as_str(), e.claim.as_str()), e.kind.as_str()))
-            .collect();
-        let (mut already_debits, mut already_transfers) = (0, 0);
-        let (mut debits, mut transfers, mut refused) = (Vec::new(), Vec::new(), Vec::new());
-        for c in &claims {
-            if let Some(kind) = exported_as.get(&(c.household_id.as_str(), c.tag.as_str())) {
-                if *kind == "debit" {
-                    already_debits += 1;
-                } else {
-                    already_transfers += 1;
-                }
-                if !again {
-                    continue;
-                }
-            }
-            if !c.payment.is_debit() {
-                transfers.push(c);
-                continue;
-            }
-            match c.debit(due) {
-                Ok(d) => debits.push(d),
-                Err(r) => refused.push(r),
-            }
-        }
         let earlier = runs
             .iter()
             .map(|r| {
                 let count = |kind: &str| {
-                    exported
+                    counts
                         .iter()
-                        .filter(|e| e.run == r.run && e.kind == kind)
-                        .count()
+                        .find(|(run, k, _)| *run == r.run && k == kind)
+                        .map_or(0, |(_, _, n)| *n)
                 };
                 EarlierExport {
                     run: r.run,
@@ -444,26 +460,156 @@ impl App {
                 }
             })
             .collect();
+        let run = runs.last().map_or(1, |r| r.run + 1);
+        let base = if run == 1 {
+            format!("hundesteuer-{key}-{due_text}")
+        } else {
+            format!("hundesteuer-{key}-{due_text}-lauf{run}")
+        };
+        // The bank refuses a MsgId it has seen; tenant, due date and run are unique in the ledger.
+        let message_id = format!(
+            "HST-{key}-{:04}{:02}{:02}-{run}",
+            due.year(),
+            u8::from(due.month()),
+            due.day()
+        );
+        std::fs::create_dir_all(out)
+            .map_err(|e| AppError::BadInput(format!("cannot create {}: {e}", out.display())))?;
+        let out = out
+            .canonicalize()
+            .map_err(|e| AppError::BadInput(format!("cannot use {}: {e}", out.display())))?;
+        let xml_path = out.join(format!("{base}-lastschriften.xml"));
+        let csv_path = out.join(format!("{base}-ueberweisungen.csv"));
+        let refused_path = out.join(format!("{base}-nicht-exportiert.csv"));
+        for p in [&xml_path, &csv_path, &refused_path] {
+            if p.exists() {
+                return Err(AppError::BadInput(format!(
+                    "{} exists already; an export never replaces a file (move it away or choose another --out)",
+                    p.display()
+                )));
+            }
+        }
+
         let mut report = ExportReport {
             due,
             run: None,
             again,
-            debits: debits.len(),
-            debit_sum: debits.iter().map(|d| d.claim.amount).sum(),
-            transfers: transfers.len(),
-            transfer_sum: transfers.iter().map(|c| c.amount).sum(),
+            debits: 0,
+            debit_sum: Decimal::ZERO,
+            transfers: 0,
+            transfer_sum: Decimal::ZERO,
             xml: None,
             csv: None,
             earlier,
-            already_debits,
-            already_transfers,
-            refused,
+            already_debits: 0,
+            already_transfers: 0,
+            refused_count: 0,
+            refused: Vec::new(),
             refused_file: None,
         };
+        let mut files = PendingFiles::default();
+        // The direct debits go into a scratch file first: the pain.008 header counts and sums
+        // them, and it comes first in the file.
+        let mut scratch = Scratch::create(&out.join(format!(".{base}-lastschriften.tmp")))?;
+        let mut pain = None;
+        let mut csv = files.create(&csv_path)?;
+        csv.write(TRANSFERS_HEADER.as_bytes())?;
+        let mut refused_csv = files.create(&refused_path)?;
+        refused_csv.write(REFUSED_HEADER.as_bytes())?;
         let actor_name = actor.audit_name();
+        let mut run_recorded = false;
+        let (mut cursor, mut exported_here) = (None, Vec::new());
+        loop {
+            let (page, next) = self
+                .store
+                .dogtax_household_page(key, cursor.as_ref(), self.bulk_batch())
+                .await?;
+            let ids: Vec<String> = page.iter().map(|h| h.id.clone()).collect();
+            let notices = self.store.dogtax_notices_of(key, &ids, &due_text).await?;
+            let exported = self
+                .store
+                .dogtax_exported_claims_of(&mut tx, key, &due_text, &ids)
+                .await?;
+            let exported_as: HashMap<(&str, &str), &str> = exported
+                .iter()
+                .map(|e| ((e.household_id.as_str(), e.claim.as_str()), e.kind.as_str()))
+                .collect();
+            exported_here.clear();
+            for c in claims_of(page, notices, &due_text)? {
+                if let Some(kind) = exported_as.get(&(c.household_id.as_str(), c.tag.as_str())) {
+                    if *kind == "debit" {
+                        report.already_debits += 1;
+                    } else {
+                        report.already_transfers += 1;
+                    }
+                    if !again {
+                        continue;
+                    }
+                }
+                if !c.payment.is_debit() {
+                    csv.write(transfer_line(&c, &due_text).as_bytes())?;
+                    report.transfers += 1;
+                    report.transfer_sum += c.amount;
+                    exported_here.push((c.household_id, c.tag, "transfer"));
+                    continue;
+                }
+                match c.debit(due) {
+                    Ok(d) => {
+                        if pain.is_none() {
+                            pain = Some(Pain008::new(&s, due, &message_id)?);
+                        }
+                        if let Some(p) = &pain {
+                            scratch.write(p.transaction(&d).as_bytes())?;
+                        }
+                        report.debits += 1;
+                        report.debit_sum += c.amount;
+                        exported_here.push((c.household_id, c.tag, "debit"));
+                    }
+                    Err(r) => {
+                        refused_csv.write(refused_line(&r, &due_text).as_bytes())?;
+                        report.refused_count += 1;
+                        if report.refused.len() < REFUSED_SHOWN {
+                            report.refused.push(r);
+                        }
+                    }
+                }
+            }
+            if !exported_here.is_empty() {
+                if !run_recorded {
+                    self.store
+                        .insert_dogtax_export_run(
+                            &mut tx,
+                            &NewExportRun {
+                                tenant_key: key,
+                                due_on: &due_text,
+                                run,
+                                now: self.now(),
+                                actor: &actor_name,
+                                again,
+                            },
+                        )
+                        .await?;
+                    run_recorded = true;
+                }
+                let items: Vec<(&str, &str, &str)> = exported_here
+                    .iter()
+                    .map(|(h, c, k)| (h.as_str(), c.as_str(), *k))
+                    .collect();
+                self.store
+                    .insert_dogtax_export_items(&mut tx, key, &due_text, run, &items)
+                    .await?;
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+
         let object = format!("dogtax-export:{key}:{due_text}");
         let before = format!(
-            "{already_debits} direct debits and {already_transfers} transfers exported before{}",
+            "{} direct debits and {} transfers exported before{}",
+            report.already_debits,
+            report.already_transfers,
             if again { ", exported again" } else { "" }
         );
         let mut audit = NewAuditEntry {
@@ -478,91 +624,68 @@ impl App {
             object: &object,
             outcome: "",
         };
-        if debits.is_empty() && transfers.is_empty() && report.refused.is_empty() {
+        if report.debits == 0 && report.transfers == 0 && report.refused_count == 0 {
+            // The ledger has nothing new: the transaction holds no run, only the audit entry.
             let outcome = format!("ok: nothing new to export; {before}");
             audit.outcome = &outcome;
             append(&mut tx, &audit).await?;
             tx.commit().await?;
             return Ok(report);
         }
-
-        let run = runs.last().map_or(1, |r| r.run + 1);
-        let base = if run == 1 {
-            format!("hundesteuer-{key}-{due_text}")
+        if !run_recorded {
+            self.store
+                .insert_dogtax_export_run(
+                    &mut tx,
+                    &NewExportRun {
+                        tenant_key: key,
+                        due_on: &due_text,
+                        run,
+                        now: self.now(),
+                        actor: &actor_name,
+                        again,
+                    },
+                )
+                .await?;
+        }
+        if let Some(p) = &pain {
+            let mut xml = files.create(&xml_path)?;
+            p.write_file(&mut xml, &mut scratch, report.debits, report.debit_sum)?;
+            xml.finish()?;
+            report.xml = Some(xml_path);
+        }
+        drop(scratch);
+        if report.transfers > 0 {
+            csv.finish()?;
+            report.csv = Some(csv_path);
         } else {
-            format!("hundesteuer-{key}-{due_text}-lauf{run}")
-        };
-        let name = |present: bool, suffix: &str| present.then(|| format!("{base}-{suffix}"));
-        let xml_name = name(!debits.is_empty(), "lastschriften.xml");
-        let csv_name = name(!transfers.is_empty(), "ueberweisungen.csv");
-        let refused_name = name(!report.refused.is_empty(), "nicht-exportiert.csv");
-        // The bank refuses a MsgId it has seen; tenant, due date and run are unique in the ledger.
-        let message_id = format!(
-            "HST-{key}-{:04}{:02}{:02}-{run}",
-            due.year(),
-            u8::from(due.month()),
-            due.day()
-        );
-        let xml_text = if debits.is_empty() {
-            None
+            drop(csv);
+            files.discard(&csv_path);
+        }
+        if report.refused_count > 0 {
+            refused_csv.finish()?;
+            report.refused_file = Some(refused_path);
         } else {
-            Some(self.pain008(&s, &debits, due, &message_id)?)
-        };
-        std::fs::create_dir_all(out)
-            .map_err(|e| AppError::BadInput(format!("cannot create {}: {e}", out.display())))?;
-        let out = out
-            .canonicalize()
-            .map_err(|e| AppError::BadInput(format!("cannot use {}: {e}", out.display())))?;
-        let path = |name: &Option<String>| name.as_ref().map(|n| out.join(n));
-        let (xml_path, csv_path, refused_path) =
-            (path(&xml_name), path(&csv_name), path(&refused_name));
-        for p in [&xml_path, &csv_path, &refused_path].into_iter().flatten() {
-            if p.exists() {
-                return Err(AppError::BadInput(format!(
-                    "{} exists already; an export never replaces a file (move it away or choose another --out)",
-                    p.display()
-                )));
-            }
+            drop(refused_csv);
+            files.discard(&refused_path);
         }
-        let mut files = PendingFiles::default();
-        if let (Some(p), Some(text)) = (&xml_path, &xml_text) {
-            files.write(p, text.as_bytes())?;
-        }
-        if let Some(p) = &csv_path {
-            files.write(p, transfers_csv(&transfers, &due_text).as_bytes())?;
-        }
-        if let Some(p) = &refused_path {
-            files.write(p, refused_csv(&report.refused, &due_text).as_bytes())?;
-        }
-
-        let items: Vec<(&str, &str, &str)> = debits
-            .iter()
-            .map(|d| (d.claim.household_id.as_str(), d.claim.tag.as_str(), "debit"))
-            .chain(
-                transfers
-                    .iter()
-                    .map(|c| (c.household_id.as_str(), c.tag.as_str(), "transfer")),
-            )
-            .collect();
         let shown = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string());
-        let (xml_shown, csv_shown, refused_shown) =
-            (shown(&xml_path), shown(&csv_path), shown(&refused_path));
+        let (xml_shown, csv_shown, refused_shown) = (
+            shown(&report.xml),
+            shown(&report.csv),
+            shown(&report.refused_file),
+        );
         self.store
-            .insert_dogtax_export_run(
+            .finish_dogtax_export_run(
                 &mut tx,
-                &NewExportRun {
-                    tenant_key: key,
-                    due_on: &due_text,
-                    run,
-                    now: self.now(),
-                    actor: &actor_name,
-                    again,
+                key,
+                &due_text,
+                run,
+                &ExportFiles {
                     debit_file: xml_shown.as_deref(),
-                    message_id: xml_text.as_ref().map(|_| message_id.as_str()),
+                    message_id: report.xml.as_ref().map(|_| message_id.as_str()),
                     transfer_file: csv_shown.as_deref(),
                     refused_file: refused_shown.as_deref(),
-                    refused: i64::try_from(report.refused.len()).unwrap_or(i64::MAX),
-                    items: &items,
+                    refused: i64::try_from(report.refused_count).unwrap_or(i64::MAX),
                 },
             )
             .await?;
@@ -573,7 +696,7 @@ impl App {
             cents(report.debit_sum),
             report.transfers,
             cents(report.transfer_sum),
-            report.refused.len()
+            report.refused_count
         );
         audit.outcome = &outcome;
         append(&mut tx, &audit).await?;
@@ -581,100 +704,163 @@ impl App {
         tx.commit().await?;
         files.keep();
         report.run = Some(run);
-        report.xml = xml_path;
-        report.csv = csv_path;
-        report.refused_file = refused_path;
         Ok(report)
     }
+}
 
-    /// Every amount due on `due_text` from the households of the tenant, in register order.
-    async fn dogtax_claims(&self, key: &str, due_text: &str) -> Result<Vec<Claim>, AppError> {
-        let households = self.store.dogtax_households(None, key).await?;
-        let notices = self.store.dogtax_notices(None, key, None, None).await?;
-        let mut by_household: HashMap<&str, Vec<&rathaus_store::dogtax::Notice>> = HashMap::new();
-        for n in &notices {
-            by_household
-                .entry(n.household_id.as_str())
-                .or_default()
-                .push(n);
+/// A scratch file, removed when dropped.
+struct Scratch {
+    file: PartFile,
+}
+
+impl Scratch {
+    fn create(path: &Path) -> Result<Scratch, AppError> {
+        let mut options = std::fs::OpenOptions::new();
+        // Read back when the file is put together.
+        options.read(true).write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
         }
-        let mut claims = Vec::new();
-        for h in &households {
-            let mine: Vec<NoticeContent> = by_household
-                .get(h.id.as_str())
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+        let file = options
+            .open(path)
+            .map_err(|e| AppError::BadInput(format!("cannot write {}: {e}", path.display())))?;
+        Ok(Scratch {
+            file: PartFile {
+                out: std::io::BufWriter::new(file),
+                path: path.to_owned(),
+            },
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), AppError> {
+        self.file.write(bytes)
+    }
+
+    /// Copies everything written so far into `to`.
+    fn copy_into(&mut self, to: &mut PartFile) -> Result<(), AppError> {
+        use std::io::{Seek, Write};
+        self.file
+            .out
+            .flush()
+            .map_err(|e| self.file.unavailable(e))?;
+        let file = self.file.out.get_mut();
+        file.rewind()
+            .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        std::io::copy(file, &mut to.out).map_err(|e| to.unavailable(e))?;
+        Ok(())
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.file.path);
+    }
+}
+
+/// Every amount due on `due_text` from a page of households, in register order; `notices` are
+/// theirs, issued on or before the due date, by household in the order of issue.
+fn claims_of(
+    households: Vec<rathaus_store::dogtax::Household>,
+    notices: Vec<rathaus_store::dogtax::Notice>,
+    due_text: &str,
+) -> Result<Vec<Claim>, AppError> {
+    let mut by_household: HashMap<String, Vec<NoticeContent>> = HashMap::new();
+    for n in notices {
+        let content: NoticeContent = serde_json::from_value(n.content)
+            .map_err(|e| AppError::Internal(format!("notice {}: {e}", n.id)))?;
+        by_household
+            .entry(n.household_id)
+            .or_default()
+            .push(content);
+    }
+    let mut claims = Vec::new();
+    for h in households {
+        let mine = by_household.remove(&h.id).unwrap_or_default();
+        if mine.is_empty() {
+            continue;
+        }
+        let holder: HolderFacts =
+            serde_json::from_value(h.holder).map_err(|e| AppError::Internal(e.to_string()))?;
+        let payment: PaymentFacts =
+            serde_json::from_value(h.payment).map_err(|e| AppError::Internal(e.to_string()))?;
+        // The notices come in the order of issue; the last one of each year is in force. A
+        // year's last installment may fall due early the next year, so every year counts.
+        let mut years: Vec<i32> = mine
+            .iter()
+            .filter(|c| c.kind != super::NoticeKind::Fee)
+            .map(|c| c.year)
+            .collect();
+        years.sort_unstable();
+        years.dedup();
+        for year in years {
+            let Some(tax) = mine
                 .iter()
-                .filter(|n| n.issued_on.as_str() <= due_text)
-                .map(|n| {
-                    serde_json::from_value(n.content.clone())
-                        .map_err(|e| AppError::Internal(format!("notice {}: {e}", n.id)))
-                })
-                .collect::<Result<_, _>>()?;
-            let holder: HolderFacts = serde_json::from_value(h.holder.clone())
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let payment: PaymentFacts = serde_json::from_value(h.payment.clone())
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            // The notices come in the order of issue; the last one of each year is in force. A
-            // year's last installment may fall due early the next year, so every year counts.
-            let mut years: Vec<i32> = mine
-                .iter()
-                .filter(|c| c.kind != super::NoticeKind::Fee)
-                .map(|c| c.year)
-                .collect();
-            years.sort_unstable();
-            years.dedup();
-            for year in years {
-                let Some(tax) = mine
-                    .iter()
-                    .rfind(|c| c.year == year && c.kind != super::NoticeKind::Fee)
-                else {
-                    continue;
-                };
-                let amount = tax.due_on(due_text);
-                if amount > Decimal::ZERO {
-                    claims.push(Claim {
-                        household_id: h.id.clone(),
-                        kassenzeichen: h.kassenzeichen.clone(),
-                        holder: holder.clone(),
-                        payment: payment.clone(),
-                        amount,
-                        purpose: format!(
-                            "Hundesteuer {year} Kassenzeichen {} faellig {}",
-                            h.kassenzeichen,
-                            super::notice::german_date(due_text)
-                        ),
-                        tag: year.to_string(),
-                    });
-                }
-            }
-            let fees: Decimal = mine
-                .iter()
-                .filter(|c| c.kind == super::NoticeKind::Fee)
-                .map(|c| c.due_on(due_text))
-                .sum();
-            if fees > Decimal::ZERO {
+                .rfind(|c| c.year == year && c.kind != super::NoticeKind::Fee)
+            else {
+                continue;
+            };
+            let amount = tax.due_on(due_text);
+            if amount > Decimal::ZERO {
                 claims.push(Claim {
                     household_id: h.id.clone(),
                     kassenzeichen: h.kassenzeichen.clone(),
-                    holder,
-                    payment,
-                    amount: fees,
-                    purpose: format!("Gebuehr Ersatzmarke Kassenzeichen {}", h.kassenzeichen),
-                    tag: "G".to_owned(),
+                    holder: holder.clone(),
+                    payment: payment.clone(),
+                    amount,
+                    purpose: format!(
+                        "Hundesteuer {year} Kassenzeichen {} faellig {}",
+                        h.kassenzeichen,
+                        super::notice::german_date(due_text)
+                    ),
+                    tag: year.to_string(),
                 });
             }
         }
-        Ok(claims)
+        let fees: Decimal = mine
+            .iter()
+            .filter(|c| c.kind == super::NoticeKind::Fee)
+            .map(|c| c.due_on(due_text))
+            .sum();
+        if fees > Decimal::ZERO {
+            claims.push(Claim {
+                household_id: h.id.clone(),
+                kassenzeichen: h.kassenzeichen.clone(),
+                holder,
+                payment,
+                amount: fees,
+                purpose: format!("Gebuehr Ersatzmarke Kassenzeichen {}", h.kassenzeichen),
+                tag: "G".to_owned(),
+            });
+        }
     }
+    Ok(claims)
+}
 
-    fn pain008(
-        &self,
-        s: &super::register::Setting,
-        debits: &[Debit<'_>],
-        due: Date,
-        msg_id: &str,
-    ) -> Result<String, AppError> {
+/// A pain.008.001.02 file for one due date, written as its direct debits come: each
+/// transaction is made on its own, the header with their number and sum at the end.
+struct Pain008 {
+    message_id: String,
+    created: String,
+    due: Date,
+    creditor_name: String,
+    creditor_iban: String,
+    creditor_agent: String,
+    creditor_id: String,
+}
+
+/// A bank's identification: its BIC, or NOTPROVIDED (IBAN-only, as SEPA allows since 2016).
+fn agent(bic: Option<&str>) -> String {
+    match bic {
+        Some(b) => format!("<FinInstnId><BIC>{}</BIC></FinInstnId>", xml(b)),
+        None => "<FinInstnId><Othr><Id>NOTPROVIDED</Id></Othr></FinInstnId>".to_owned(),
+    }
+}
+
+impl Pain008 {
+    /// Checks the municipality's creditor data: without them no direct debit can go out.
+    fn new(s: &super::register::Setting, due: Date, message_id: &str) -> Result<Pain008, AppError> {
         let a = &s.authority;
         let creditor_id: CreditorId = a
             .creditor_id
@@ -703,87 +889,106 @@ impl App {
                 AppError::BadInput(format!("the bank account in the profile: {e}"))
             })?;
         let now = to_berlin(s.now);
-        let created = format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        );
-        let sum: Decimal = debits.iter().map(|d| d.claim.amount).sum();
-        let creditor_name = xml(&sepa_text(a.bank_holder.as_deref().unwrap_or(&a.title), 70));
-        let agent = |bic: Option<&str>| match bic {
-            Some(b) => format!("<FinInstnId><BIC>{}</BIC></FinInstnId>", xml(b)),
-            None => "<FinInstnId><Othr><Id>NOTPROVIDED</Id></Othr></FinInstnId>".to_owned(),
-        };
+        Ok(Pain008 {
+            message_id: message_id.to_owned(),
+            created: format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                now.year(),
+                u8::from(now.month()),
+                now.day(),
+                now.hour(),
+                now.minute(),
+                now.second()
+            ),
+            due,
+            creditor_name: xml(&sepa_text(a.bank_holder.as_deref().unwrap_or(&a.title), 70)),
+            creditor_iban: creditor_iban.electronic().to_owned(),
+            creditor_agent: agent(a.bic.as_deref()),
+            creditor_id: creditor_id.as_str().to_owned(),
+        })
+    }
+
+    /// One direct debit (`DrctDbtTxInf`).
+    fn transaction(&self, d: &Debit<'_>) -> String {
+        let c = d.claim;
+        let end_to_end = sepa_text(&format!("{}-{}-{}", c.kassenzeichen, c.tag, self.due), 35);
+        let debtor = c
+            .payment
+            .account_holder
+            .clone()
+            .unwrap_or_else(|| c.holder.name.clone());
+        let mut x = String::with_capacity(800);
+        x.push_str("<DrctDbtTxInf>\n");
+        x.push_str(&format!(
+            "<PmtId><EndToEndId>{}</EndToEndId></PmtId>\n",
+            xml(&end_to_end)
+        ));
+        x.push_str(&format!(
+            "<InstdAmt Ccy=\"EUR\">{}</InstdAmt>\n",
+            cents(c.amount)
+        ));
+        x.push_str(&format!(
+            "<DrctDbtTx><MndtRltdInf><MndtId>{}</MndtId><DtOfSgntr>{}</DtOfSgntr></MndtRltdInf></DrctDbtTx>\n",
+            xml(d.mandate.reference.as_str()),
+            d.mandate.signed_on
+        ));
+        x.push_str(&format!("<DbtrAgt>{}</DbtrAgt>\n", agent(None)));
+        x.push_str(&format!(
+            "<Dbtr><Nm>{}</Nm></Dbtr>\n",
+            xml(&sepa_text(&debtor, 70))
+        ));
+        x.push_str(&format!(
+            "<DbtrAcct><Id><IBAN>{}</IBAN></Id></DbtrAcct>\n",
+            d.iban.electronic()
+        ));
+        x.push_str(&format!(
+            "<RmtInf><Ustrd>{}</Ustrd></RmtInf>\n",
+            xml(&sepa_text(&c.purpose, 140))
+        ));
+        x.push_str("</DrctDbtTxInf>\n");
+        x
+    }
+
+    /// The whole file: header, the transactions collected in `body`, and the closing tags.
+    fn write_file(
+        &self,
+        to: &mut PartFile,
+        body: &mut Scratch,
+        count: usize,
+        sum: Decimal,
+    ) -> Result<(), AppError> {
+        let msg_id = xml(&self.message_id);
+        let (name, sum) = (&self.creditor_name, cents(sum));
         let mut x = String::new();
         x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         x.push_str("<Document xmlns=\"urn:iso:std:iso:20022:tech:xsd:pain.008.001.02\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">\n");
         x.push_str("<CstmrDrctDbtInitn>\n<GrpHdr>\n");
-        x.push_str(&format!("<MsgId>{}</MsgId>\n", xml(msg_id)));
-        x.push_str(&format!("<CreDtTm>{created}</CreDtTm>\n"));
-        x.push_str(&format!("<NbOfTxs>{}</NbOfTxs>\n", debits.len()));
-        x.push_str(&format!("<CtrlSum>{}</CtrlSum>\n", cents(sum)));
-        x.push_str(&format!("<InitgPty><Nm>{creditor_name}</Nm></InitgPty>\n"));
+        x.push_str(&format!("<MsgId>{msg_id}</MsgId>\n"));
+        x.push_str(&format!("<CreDtTm>{}</CreDtTm>\n", self.created));
+        x.push_str(&format!("<NbOfTxs>{count}</NbOfTxs>\n"));
+        x.push_str(&format!("<CtrlSum>{sum}</CtrlSum>\n"));
+        x.push_str(&format!("<InitgPty><Nm>{name}</Nm></InitgPty>\n"));
         x.push_str("</GrpHdr>\n<PmtInf>\n");
-        x.push_str(&format!("<PmtInfId>{}-1</PmtInfId>\n", xml(msg_id)));
+        x.push_str(&format!("<PmtInfId>{msg_id}-1</PmtInfId>\n"));
         x.push_str("<PmtMtd>DD</PmtMtd>\n<BtchBookg>true</BtchBookg>\n");
-        x.push_str(&format!("<NbOfTxs>{}</NbOfTxs>\n", debits.len()));
-        x.push_str(&format!("<CtrlSum>{}</CtrlSum>\n", cents(sum)));
+        x.push_str(&format!("<NbOfTxs>{count}</NbOfTxs>\n"));
+        x.push_str(&format!("<CtrlSum>{sum}</CtrlSum>\n"));
         x.push_str("<PmtTpInf><SvcLvl><Cd>SEPA</Cd></SvcLvl><LclInstrm><Cd>CORE</Cd></LclInstrm><SeqTp>RCUR</SeqTp></PmtTpInf>\n");
-        x.push_str(&format!("<ReqdColltnDt>{due}</ReqdColltnDt>\n"));
-        x.push_str(&format!("<Cdtr><Nm>{creditor_name}</Nm></Cdtr>\n"));
+        x.push_str(&format!("<ReqdColltnDt>{}</ReqdColltnDt>\n", self.due));
+        x.push_str(&format!("<Cdtr><Nm>{name}</Nm></Cdtr>\n"));
         x.push_str(&format!(
             "<CdtrAcct><Id><IBAN>{}</IBAN></Id></CdtrAcct>\n",
-            creditor_iban.electronic()
+            self.creditor_iban
         ));
-        x.push_str(&format!("<CdtrAgt>{}</CdtrAgt>\n", agent(a.bic.as_deref())));
+        x.push_str(&format!("<CdtrAgt>{}</CdtrAgt>\n", self.creditor_agent));
         x.push_str("<ChrgBr>SLEV</ChrgBr>\n");
         x.push_str(&format!(
             "<CdtrSchmeId><Id><PrvtId><Othr><Id>{}</Id><SchmeNm><Prtry>SEPA</Prtry></SchmeNm></Othr></PrvtId></Id></CdtrSchmeId>\n",
-            creditor_id.as_str()
+            self.creditor_id
         ));
-        for d in debits {
-            let c = d.claim;
-            let end_to_end = sepa_text(&format!("{}-{}-{}", c.kassenzeichen, c.tag, due), 35);
-            let debtor = c
-                .payment
-                .account_holder
-                .clone()
-                .unwrap_or_else(|| c.holder.name.clone());
-            x.push_str("<DrctDbtTxInf>\n");
-            x.push_str(&format!(
-                "<PmtId><EndToEndId>{}</EndToEndId></PmtId>\n",
-                xml(&end_to_end)
-            ));
-            x.push_str(&format!(
-                "<InstdAmt Ccy=\"EUR\">{}</InstdAmt>\n",
-                cents(c.amount)
-            ));
-            x.push_str(&format!(
-                "<DrctDbtTx><MndtRltdInf><MndtId>{}</MndtId><DtOfSgntr>{}</DtOfSgntr></MndtRltdInf></DrctDbtTx>\n",
-                xml(d.mandate.reference.as_str()),
-                d.mandate.signed_on
-            ));
-            x.push_str(&format!("<DbtrAgt>{}</DbtrAgt>\n", agent(None)));
-            x.push_str(&format!(
-                "<Dbtr><Nm>{}</Nm></Dbtr>\n",
-                xml(&sepa_text(&debtor, 70))
-            ));
-            x.push_str(&format!(
-                "<DbtrAcct><Id><IBAN>{}</IBAN></Id></DbtrAcct>\n",
-                d.iban.electronic()
-            ));
-            x.push_str(&format!(
-                "<RmtInf><Ustrd>{}</Ustrd></RmtInf>\n",
-                xml(&sepa_text(&c.purpose, 140))
-            ));
-            x.push_str("</DrctDbtTxInf>\n");
-        }
-        x.push_str("</PmtInf>\n</CstmrDrctDbtInitn>\n</Document>\n");
-        Ok(x)
+        to.write(x.as_bytes())?;
+        body.copy_into(to)?;
+        to.write(b"</PmtInf>\n</CstmrDrctDbtInitn>\n</Document>\n")
     }
 }
 

@@ -11,11 +11,14 @@
 //! `payment` may be `{"method": "transfer"}`; `kassenzeichen` null draws the next of the series;
 //! every dog gets a new tag from the municipality's series.
 
+use std::io::BufRead;
+use std::path::Path;
+
 use rathaus_crypto::token::new_record_id;
 use rathaus_domain::sepa::{Iban, MandateReference};
 use rathaus_domain::service::form::parse_date;
 use rathaus_store::audit::{NewAuditEntry, append};
-use rathaus_store::cases::next_reference_number;
+use rathaus_store::cases::reserve_reference_numbers;
 use rathaus_store::dogtax::{NewDog, NewHousehold, NewRegisterEvent};
 use serde::Deserialize;
 use serde_json::json;
@@ -97,33 +100,79 @@ fn check(line: &Line) -> Result<(), String> {
     Ok(())
 }
 
+/// Where a register to take over comes from; it is read twice (checked whole, then imported),
+/// a line at a time.
+#[derive(Debug, Clone, Copy)]
+pub enum RegisterSource<'a> {
+    File(&'a Path),
+    Text(&'a str),
+}
+
+impl RegisterSource<'_> {
+    fn open(&self) -> Result<Box<dyn BufRead + '_>, AppError> {
+        match self {
+            RegisterSource::File(path) => {
+                let file = std::fs::File::open(path).map_err(|e| {
+                    AppError::BadInput(format!("cannot read {}: {e}", path.display()))
+                })?;
+                Ok(Box::new(std::io::BufReader::new(file)))
+            }
+            RegisterSource::Text(text) => Ok(Box::new(text.as_bytes())),
+        }
+    }
+
+    /// The register's lines, numbered from 1, blank lines left out, each parsed and checked.
+    fn lines(
+        &self,
+    ) -> Result<impl Iterator<Item = Result<(usize, Line), AppError>> + '_, AppError> {
+        let reader = self.open()?;
+        Ok(reader.lines().enumerate().filter_map(|(n, raw)| {
+            let raw = match raw {
+                Ok(raw) => raw,
+                Err(e) => {
+                    return Some(Err(AppError::BadInput(format!(
+                        "line {}: cannot be read: {e}",
+                        n + 1
+                    ))));
+                }
+            };
+            if raw.trim().is_empty() {
+                return None;
+            }
+            Some(parse_line(n + 1, &raw).map(|line| (n + 1, line)))
+        }))
+    }
+}
+
+fn parse_line(n: usize, raw: &str) -> Result<Line, AppError> {
+    let line: Line = serde_json::from_str(raw).map_err(|e| {
+        AppError::BadInput(format!(
+            "line {n}: not a register line (column {}: {:?})",
+            e.column(),
+            e.classify()
+        ))
+    })?;
+    check(&line).map_err(|m| AppError::BadInput(format!("line {n}: {m}")))?;
+    Ok(line)
+}
+
 impl App {
-    /// Imports register lines (JSON, one household a line) for a municipality in one transaction.
-    /// Errors name the line and the field, never the data.
+    /// Takes over a register (JSON, one household a line) for a municipality: every line is
+    /// checked first, then all are imported in one transaction, a page of `bulk_batch` lines at
+    /// a time in memory. Errors name the line and the field, never the data.
     pub async fn dogtax_import(
         &self,
         actor: &Actor,
         reference: &str,
-        text: &str,
+        source: RegisterSource<'_>,
         progress: &dyn Progress,
     ) -> Result<ImportReport, AppError> {
         let tenant = self.dogtax_municipality(reference).await?;
         let key = tenant.key.as_str();
-        let mut lines = Vec::new();
-        for (n, raw) in text.lines().enumerate() {
-            if raw.trim().is_empty() {
-                continue;
-            }
-            let line: Line = serde_json::from_str(raw).map_err(|e| {
-                AppError::BadInput(format!(
-                    "line {}: not a register line (column {}: {:?})",
-                    n + 1,
-                    e.column(),
-                    e.classify()
-                ))
-            })?;
-            check(&line).map_err(|m| AppError::BadInput(format!("line {}: {m}", n + 1)))?;
-            lines.push(line);
+        let mut total = 0;
+        for line in source.lines()? {
+            line?;
+            total += 1;
         }
         {
             let mut tx = self.store.begin().await?;
@@ -138,94 +187,133 @@ impl App {
             households: 0,
             dogs: 0,
         };
-        progress.begin("households", lines.len());
+        progress.begin("households", total);
         let index_key = self.holder_index_key(key).await?;
         let mut tx = self.store.begin().await?;
-        for (i, line) in lines.iter().enumerate() {
-            let id = new_record_id(self.rng.as_ref())?;
-            let kz = match &line.kassenzeichen {
-                Some(k) => k.clone(),
-                None => kassenzeichen(
-                    next_reference_number(&mut tx, key, KASSENZEICHEN_SERIES, 0).await?,
-                ),
+        let mut lines = source.lines()?;
+        loop {
+            let page: Vec<(usize, Line)> = lines
+                .by_ref()
+                .take(self.bulk_batch())
+                .collect::<Result<_, _>>()?;
+            if page.is_empty() {
+                break;
+            }
+            // The page's Kassenzeichen and tag numbers, drawn from their series at once.
+            let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+            let without_kz = page
+                .iter()
+                .filter(|(_, l)| l.kassenzeichen.is_none())
+                .count();
+            let tags_needed = page
+                .iter()
+                .flat_map(|(_, l)| &l.dogs)
+                .filter(|d| d.kept_until.is_none())
+                .count();
+            let mut next_kz = if without_kz > 0 {
+                reserve_reference_numbers(&mut tx, key, KASSENZEICHEN_SERIES, 0, count(without_kz))
+                    .await?
+            } else {
+                0
             };
-            let holder = serde_json::to_value(&line.holder)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            let payment = serde_json::to_value(&line.payment)
-                .map_err(|e| AppError::Internal(e.to_string()))?;
-            self.store
-                .insert_dogtax_household(
-                    &mut tx,
-                    &NewHousehold {
-                        id: &id,
-                        tenant_key: key,
-                        kassenzeichen: &kz,
-                        payment_method: &line.payment.method,
-                        holder: &holder,
-                        holder_index: &line.holder.index(index_key.secret(), key)?,
-                        payment: &payment,
-                        now,
-                    },
-                )
-                .await
-                .map_err(|e| match e {
-                    rathaus_store::StoreError::Conflict(_) => AppError::BadInput(format!(
-                        "line {}: Kassenzeichen {kz} is already in use",
-                        i + 1
-                    )),
-                    other => other.into(),
-                })?;
-            let mut entries = Vec::new();
-            for (n, facts) in line.dogs.iter().enumerate() {
-                let dog_id = new_record_id(self.rng.as_ref())?;
-                let facts_v =
-                    serde_json::to_value(facts).map_err(|e| AppError::Internal(e.to_string()))?;
-                // A dog the earlier register knows as gone is taken over as ended, without a tag.
-                let ended = facts.kept_until.is_some();
+            let mut next_tag = if tags_needed > 0 {
+                reserve_reference_numbers(&mut tx, key, TAG_SERIES, 0, count(tags_needed)).await?
+            } else {
+                0
+            };
+            for (n, line) in &page {
+                let id = new_record_id(self.rng.as_ref())?;
+                let kz = match &line.kassenzeichen {
+                    Some(k) => k.clone(),
+                    None => {
+                        next_kz += 1;
+                        kassenzeichen(next_kz - 1)
+                    }
+                };
+                let holder = serde_json::to_value(&line.holder)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
+                let payment = serde_json::to_value(&line.payment)
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
                 self.store
-                    .insert_dogtax_dog(
+                    .insert_dogtax_household(
                         &mut tx,
-                        &NewDog {
-                            entry_no: Some(i64::try_from(n).unwrap_or(i64::MAX - 1) + 1),
-                            id: &dog_id,
+                        &NewHousehold {
+                            id: &id,
+                            tenant_key: key,
+                            kassenzeichen: &kz,
+                            payment_method: &line.payment.method,
+                            holder: &holder,
+                            holder_index: &line.holder.index(index_key.secret(), key)?,
+                            payment: &payment,
+                            now,
+                        },
+                    )
+                    .await
+                    .map_err(|e| match e {
+                        rathaus_store::StoreError::Conflict(_) => AppError::BadInput(format!(
+                            "line {n}: Kassenzeichen {kz} is already in use"
+                        )),
+                        other => other.into(),
+                    })?;
+                let mut entries = Vec::new();
+                for (i, facts) in line.dogs.iter().enumerate() {
+                    let dog_id = new_record_id(self.rng.as_ref())?;
+                    let facts_v = serde_json::to_value(facts)
+                        .map_err(|e| AppError::Internal(e.to_string()))?;
+                    // A dog the earlier register knows as gone is taken over as ended, without a tag.
+                    let ended = facts.kept_until.is_some();
+                    self.store
+                        .insert_dogtax_dog(
+                            &mut tx,
+                            &NewDog {
+                                entry_no: Some(i64::try_from(i).unwrap_or(i64::MAX - 1) + 1),
+                                id: &dog_id,
+                                tenant_key: key,
+                                household_id: &id,
+                                status: if ended { "ended" } else { "active" },
+                                facts: &facts_v,
+                                now,
+                            },
+                        )
+                        .await?;
+                    let tag = if ended {
+                        None
+                    } else {
+                        let tag = tag_number(next_tag);
+                        next_tag += 1;
+                        self.store
+                            .insert_dogtax_tag(&mut tx, key, &tag, &dog_id, now)
+                            .await?;
+                        Some(tag)
+                    };
+                    entries.push(json!({"id": dog_id, "tag": tag, "facts": facts_v}));
+                    report.dogs += 1;
+                }
+                self.store
+                    .append_dogtax_event(
+                        &mut tx,
+                        &NewRegisterEvent {
+                            seq: Some(1),
                             tenant_key: key,
                             household_id: &id,
-                            status: if ended { "ended" } else { "active" },
-                            facts: &facts_v,
+                            dog_id: None,
+                            actor: &actor_name,
+                            kind: "imported",
+                            case_id: None,
+                            snapshot: &json!({"holder": holder, "payment": payment, "kassenzeichen": kz, "dogs": entries}),
                             now,
                         },
                     )
                     .await?;
-                let tag = if ended {
-                    None
-                } else {
-                    let tag = tag_number(next_reference_number(&mut tx, key, TAG_SERIES, 0).await?);
-                    self.store
-                        .insert_dogtax_tag(&mut tx, key, &tag, &dog_id, now)
-                        .await?;
-                    Some(tag)
-                };
-                entries.push(json!({"id": dog_id, "tag": tag, "facts": facts_v}));
-                report.dogs += 1;
+                report.households += 1;
             }
-            self.store
-                .append_dogtax_event(
-                    &mut tx,
-                    &NewRegisterEvent {
-                        seq: Some(1),
-                        tenant_key: key,
-                        household_id: &id,
-                        dog_id: None,
-                        actor: &actor_name,
-                        kind: "imported",
-                        case_id: None,
-                        snapshot: &json!({"holder": holder, "payment": payment, "kassenzeichen": kz, "dogs": entries}),
-                        now,
-                    },
-                )
-                .await?;
-            report.households += 1;
-            progress.advance(i + 1);
+            progress.advance(report.households);
+            if report.households > total {
+                // The file grew between the check and the import: what was not checked is not taken.
+                return Err(AppError::BadInput(
+                    "the register changed while it was imported; nothing was imported".into(),
+                ));
+            }
         }
         progress.finish();
         let object = format!("dogtax-register:{key}");

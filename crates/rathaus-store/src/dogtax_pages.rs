@@ -1,0 +1,293 @@
+//! The register read page by page, for the bulk steps of the dog-tax year: the annual
+//! assessment, printing its notices and the treasury's export. Each step holds one page of
+//! households (with their dogs or notices) at a time, so its memory is bounded by the page size
+//! and not by the size of the municipality.
+//!
+//! Pages follow the register order (date of entry, then Kassenzeichen) by keyset: a page starts
+//! after the last household of the one before, so no page is read twice or skipped even while
+//! the register grows.
+
+use std::collections::HashMap;
+
+use crate::db::{Row, Tx, Value};
+use crate::dogtax::{DOG_COLUMNS, Dog, HOUSEHOLD_COLUMNS, Household, NOTICE_COLUMNS, Notice};
+use crate::dogtax_export::ExportedClaim;
+use crate::{Store, StoreError, args};
+
+/// Where a page of households ended; the next page starts after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HouseholdCursor {
+    created_at_ms: i64,
+    kassenzeichen: String,
+}
+
+/// What the notices already say about a household, for the annual run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NoticeMarks {
+    /// The number of its latest notice (0: none yet).
+    pub last_seq: i64,
+    /// It has a tax or change notice for the year being assessed.
+    pub assessed: bool,
+}
+
+/// `$first, $first+1, …` for `n` values bound in an `IN (…)` list.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn with_ids(mut values: Vec<Value>, ids: &[String]) -> Vec<Value> {
+    values.extend(ids.iter().map(Value::from));
+    values
+}
+
+impl Store {
+    async fn page_rows(
+        &self,
+        tx: Option<&mut Tx>,
+        sql: String,
+        args: Vec<Value>,
+    ) -> Result<Vec<Row>, StoreError> {
+        match tx {
+            Some(tx) => tx.fetch_all(sqlx::AssertSqlSafe(sql), args).await,
+            None => self.pool().fetch_all(sqlx::AssertSqlSafe(sql), args).await,
+        }
+    }
+
+    /// Up to `limit` households of the tenant after `after` (from the first when `None`), in
+    /// register order, with the cursor to pass for the next page (`None` after the last).
+    pub async fn dogtax_household_page(
+        &self,
+        tenant_key: &str,
+        after: Option<&HouseholdCursor>,
+        limit: usize,
+    ) -> Result<(Vec<Household>, Option<HouseholdCursor>), StoreError> {
+        let (created_at, kassenzeichen) = after
+            .map(|c| (c.created_at_ms, c.kassenzeichen.as_str()))
+            .unwrap_or((i64::MIN, ""));
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let rows = self
+            .page_rows(
+                None,
+                format!(
+                    "{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 AND (created_at, kassenzeichen) > ($2, $3)
+                     ORDER BY created_at, kassenzeichen LIMIT $4"
+                ),
+                args![tenant_key, created_at, kassenzeichen, limit],
+            )
+            .await?;
+        let mut page = Vec::with_capacity(rows.len());
+        for row in &rows {
+            page.push(self.household_from_row(row).await?);
+        }
+        let next = match page.last() {
+            Some(h) if i64::try_from(page.len()).unwrap_or(i64::MAX) == limit => {
+                Some(HouseholdCursor {
+                    created_at_ms: h.created_at_ms,
+                    kassenzeichen: h.kassenzeichen.clone(),
+                })
+            }
+            _ => None,
+        };
+        Ok((page, next))
+    }
+
+    /// How many households the tenant's register holds.
+    pub async fn dogtax_household_count(&self, tenant_key: &str) -> Result<usize, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT COUNT(*) AS n FROM dogtax_households WHERE tenant_key = $1",
+                args![tenant_key],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        usize::try_from(row.i64("n")?).map_err(|e| StoreError::Decode(e.to_string()))
+    }
+
+    /// The dogs of these households of the tenant, by household in the order they were entered.
+    pub async fn dogtax_dogs_of(
+        &self,
+        tenant_key: &str,
+        household_ids: &[String],
+    ) -> Result<Vec<Dog>, StoreError> {
+        if household_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .page_rows(
+                None,
+                format!(
+                    "{DOG_COLUMNS} WHERE d.tenant_key = $1 AND d.household_id IN ({})
+                     ORDER BY d.household_id, d.entry_no",
+                    placeholders(2, household_ids.len())
+                ),
+                with_ids(args![tenant_key], household_ids),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.dog_from_row(tenant_key, row).await?);
+        }
+        Ok(out)
+    }
+
+    /// The notices of these households of the tenant issued on or before `issued_until`
+    /// (YYYY-MM-DD), by household in the order of issue.
+    pub async fn dogtax_notices_of(
+        &self,
+        tenant_key: &str,
+        household_ids: &[String],
+        issued_until: &str,
+    ) -> Result<Vec<Notice>, StoreError> {
+        if household_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .page_rows(
+                None,
+                format!(
+                    "{NOTICE_COLUMNS} WHERE tenant_key = $1 AND issued_on <= $2 AND household_id IN ({})
+                     ORDER BY household_id, seq",
+                    placeholders(3, household_ids.len())
+                ),
+                with_ids(args![tenant_key, issued_until], household_ids),
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.notice_from_row(tenant_key, row).await?);
+        }
+        Ok(out)
+    }
+
+    /// For these households of the tenant, as the caller's transaction (or the pool) sees them: the number of
+    /// each one's latest notice and whether it has a tax or change notice for `year`. Households
+    /// without any notice are left out.
+    pub async fn dogtax_notice_marks(
+        &self,
+        tx: Option<&mut Tx>,
+        tenant_key: &str,
+        year: i32,
+        household_ids: &[String],
+    ) -> Result<HashMap<String, NoticeMarks>, StoreError> {
+        if household_ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let rows = self
+            .page_rows(
+                tx,
+                format!(
+                    "SELECT household_id, MAX(seq) AS last,
+                            CAST(MAX(CASE WHEN year = $2 AND kind <> 'fee' THEN 1 ELSE 0 END) AS BIGINT) AS assessed
+                     FROM dogtax_notices WHERE tenant_key = $1 AND household_id IN ({})
+                     GROUP BY household_id",
+                    placeholders(3, household_ids.len())
+                ),
+                with_ids(args![tenant_key, i64::from(year)], household_ids),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.text("household_id")?,
+                    NoticeMarks {
+                        last_seq: r.i64("last")?,
+                        assessed: r.i64("assessed")? == 1,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` of the year's annual notices (tax notices issued without a case) of the
+    /// tenant after the notice `after`, in a stable order.
+    pub async fn dogtax_annual_notice_page(
+        &self,
+        tenant_key: &str,
+        year: i32,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Notice>, StoreError> {
+        let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
+        let rows = self
+            .page_rows(
+                None,
+                format!(
+                    "{NOTICE_COLUMNS} WHERE tenant_key = $1 AND year = $2 AND kind = 'tax' AND case_id IS NULL AND id > $3
+                     ORDER BY id LIMIT $4"
+                ),
+                args![tenant_key, i64::from(year), after.unwrap_or(""), limit],
+            )
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in &rows {
+            out.push(self.notice_from_row(tenant_key, row).await?);
+        }
+        Ok(out)
+    }
+
+    /// How many annual notices the tenant has for the year.
+    pub async fn dogtax_annual_notice_count(
+        &self,
+        tenant_key: &str,
+        year: i32,
+    ) -> Result<usize, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional(
+                "SELECT COUNT(*) AS n FROM dogtax_notices
+                 WHERE tenant_key = $1 AND year = $2 AND kind = 'tax' AND case_id IS NULL",
+                args![tenant_key, i64::from(year)],
+            )
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        usize::try_from(row.i64("n")?).map_err(|e| StoreError::Decode(e.to_string()))
+    }
+
+    /// The claims of these households that earlier runs exported for the due date.
+    pub async fn dogtax_exported_claims_of(
+        &self,
+        tx: &mut Tx,
+        tenant_key: &str,
+        due_on: &str,
+        household_ids: &[String],
+    ) -> Result<Vec<ExportedClaim>, StoreError> {
+        if household_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = self
+            .page_rows(
+                Some(tx),
+                format!(
+                    "SELECT run, household_id, claim, kind FROM dogtax_export_items
+                     WHERE tenant_key = $1 AND due_on = $2 AND household_id IN ({})
+                     ORDER BY run, household_id, claim",
+                    placeholders(3, household_ids.len())
+                ),
+                with_ids(args![tenant_key, due_on], household_ids),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ExportedClaim {
+                    run: r.i64("run")?,
+                    household_id: r.text("household_id")?,
+                    claim: r.text("claim")?,
+                    kind: r.text("kind")?,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn placeholders_number_on_from_the_first() {
+        assert_eq!(super::placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(super::placeholders(2, 1), "$2");
+    }
+}
