@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """The annual dog-tax assessment at scale: N households (default 10,000) in Panketal's register,
-then `rathaus dogtax assess` for a year, with and without rendering the PDF notices, and the
-treasury's export for the first due date.
+then `rathaus dogtax assess` for a year, the same again (nothing to do), the next year, printing
+that year's notices as PDF files, and the treasury's export for the first due date.
 
     cargo build --release --bin rathaus
-    python3 bench/assess.py [path/to/rathaus] [households]
+    python3 bench/assess.py [path/to/rathaus] [households] [--before]
+
+`--before` runs the steps as binaries before the bounded-memory dog-tax year knew them (the next
+year assessed and printed in one step). The machine's floor is measured in the same run: a
+durable SQLite transaction inserting as many rows of the notices' size (Python's sqlite3), and
+writing as many files of the PDFs' size into one directory.
 
 The register is generated (deterministically) and taken over with `rathaus dogtax import`: 1 to 3
 dogs a household, some dangerous, exempt or reduced, 60 % paying by direct debit. The demo is
@@ -24,7 +29,8 @@ import time
 
 BIN = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.environ.get("CARGO_TARGET_DIR", "target"), "release", "rathaus")
-HOUSEHOLDS = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+HOUSEHOLDS = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[2].isdigit() else 10_000
+BEFORE = "--before" in sys.argv
 AGS = "12060181"
 
 
@@ -95,11 +101,46 @@ def main():
             "assess 2027 (notices stored)")
         run(env, ["dogtax", "assess", AGS, "--year", "2027"], "assess 2027 again (nothing to do)")
         pdfs = os.path.join(data, "pdf")
-        run(env, ["dogtax", "assess", AGS, "--year", "2028", "--date", "2027-12-01", "--pdf", pdfs],
-            "assess 2028 with PDF notices")
-        print(f"{'':<40} {sum(os.path.getsize(os.path.join(pdfs, n)) for n in os.listdir(pdfs)) / 1e6:7.1f} MB of PDF")
+        if BEFORE:
+            run(env, ["dogtax", "assess", AGS, "--year", "2028", "--date", "2027-12-01", "--pdf", pdfs],
+                "assess 2028 with PDF notices")
+        else:
+            run(env, ["dogtax", "assess", AGS, "--year", "2028", "--date", "2027-12-01"],
+                "assess 2028 (notices stored)")
+            run(env, ["dogtax", "assess", AGS, "--year", "2028", "--pdf", pdfs],
+                "print 2028 notices (PDF)")
+        names = os.listdir(pdfs)
+        pdf_bytes = sum(os.path.getsize(os.path.join(pdfs, n)) for n in names)
+        print(f"{'':<40} {pdf_bytes / 1e6:7.1f} MB of PDF in {len(names)} files")
         run(env, ["dogtax", "export", AGS, "--due", "2027-02-15", "--out", os.path.join(data, "kasse")],
             "export 2027-02-15 (pain.008 + CSV)")
+        floor(data, len(names), pdf_bytes // max(1, len(names)))
+
+
+def floor(data, files, size):
+    """The machine's floor for the same amounts: one durable SQLite transaction inserting a row
+    of 2 KB per household, and a file of the PDFs' average size per notice."""
+    import sqlite3
+    db = os.path.join(data, "floor.db")
+    t0 = time.perf_counter()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode = WAL")
+    con.execute("PRAGMA synchronous = FULL")
+    con.execute("CREATE TABLE t (id TEXT PRIMARY KEY, body BLOB)")
+    blob = os.urandom(2048)
+    with con:
+        con.executemany("INSERT INTO t VALUES (?, ?)", ((f"row-{i:08d}", blob) for i in range(HOUSEHOLDS)))
+    con.close()
+    print(f"{'floor: insert one 2 KB row a household':<40} {time.perf_counter() - t0:7.2f} s")
+    out = os.path.join(data, "floor-files")
+    os.makedirs(out)
+    content = os.urandom(size)
+    t0 = time.perf_counter()
+    for i in range(files):
+        with open(os.path.join(out, f"{i:08d}.pdf.part"), "wb") as f:
+            f.write(content)
+        os.rename(os.path.join(out, f"{i:08d}.pdf.part"), os.path.join(out, f"{i:08d}.pdf"))
+    print(f"{'floor: write a file a notice':<40} {time.perf_counter() - t0:7.2f} s   ({files} x {size / 1e3:.0f} kB)")
 
 
 if __name__ == "__main__":

@@ -240,6 +240,8 @@ struct WriterConn {
     batch: Option<Batch>,
     /// A unit was dropped without commit: its savepoint must be rolled back before anything else.
     unit_left_open: bool,
+    /// A unit alone in its batch was dropped without commit: the batch must be rolled back.
+    alone_left_open: bool,
     /// Dropped units counted in [`Writer::unsettled`] until the current batch ends.
     owed_settles: usize,
     unsettled: watch::Sender<usize>,
@@ -275,6 +277,7 @@ impl Writer {
                 conn,
                 batch: None,
                 unit_left_open: false,
+                alone_left_open: false,
                 owed_settles: 0,
                 unsettled: unsettled.clone(),
                 stats: stats.clone(),
@@ -299,7 +302,9 @@ impl Writer {
         let _ = rx.wait_for(|n| *n == 0).await;
     }
 
-    async fn begin(self: &Arc<Self>) -> Result<SqliteUnit, StoreError> {
+    /// A unit of work; `alone`: one that is the only unit of its batch and runs without a
+    /// savepoint (see [`crate::Store::begin_bulk`]).
+    async fn begin(self: &Arc<Self>, alone: bool) -> Result<SqliteUnit, StoreError> {
         let place = self.queue.enter()?;
         let lock = tokio::time::timeout(self.acquire_timeout, self.conn.clone().lock_owned()).await;
         drop(place);
@@ -311,6 +316,10 @@ impl Writer {
             ));
         };
         guard.settle().await?;
+        if alone && guard.batch.is_some() {
+            // The units before have their batch to themselves.
+            guard.commit_batch().await?;
+        }
         if guard.batch.is_none() {
             // Another process may have written since the last batch.
             guard.audit_head = None;
@@ -326,7 +335,7 @@ impl Writer {
                 return Err(e);
             }
         }
-        if let Err(e) = guard.run("SAVEPOINT unit") {
+        if !alone && let Err(e) = guard.run("SAVEPOINT unit") {
             guard.abort_batch(&e.to_string()).await;
             return Err(e);
         }
@@ -334,6 +343,7 @@ impl Writer {
         Ok(SqliteUnit {
             guard: Some(guard),
             writer: self.clone(),
+            alone,
         })
     }
 
@@ -373,8 +383,16 @@ impl WriterConn {
     }
 
     /// Rolls back the savepoint of a unit that was dropped without commit; the batch's other
-    /// units stay. If even that fails, the batch is lost and its units are told so.
+    /// units stay. If even that fails, the batch is lost and its units are told so. A unit
+    /// alone in its batch takes the batch with it.
     async fn settle(&mut self) -> Result<(), StoreError> {
+        if std::mem::take(&mut self.alone_left_open) {
+            let _ = self.run("ROLLBACK");
+            self.batch = None;
+            self.audit_head = None;
+            self.audit_head_moved = false;
+            return Ok(());
+        }
         if !self.unit_left_open {
             return Ok(());
         }
@@ -452,6 +470,8 @@ impl WriterConn {
 pub struct SqliteUnit {
     guard: Option<OwnedMutexGuard<WriterConn>>,
     writer: Arc<Writer>,
+    /// Alone in its batch, without a savepoint.
+    alone: bool,
 }
 
 impl SqliteUnit {
@@ -466,7 +486,9 @@ impl SqliteUnit {
         let Some(mut guard) = self.guard.take() else {
             return Err(StoreError::Database("the transaction has ended".into()));
         };
-        if let Err(e) = guard.run("RELEASE unit") {
+        if !self.alone
+            && let Err(e) = guard.run("RELEASE unit")
+        {
             guard.abort_batch(&e.to_string()).await;
             return Err(e);
         }
@@ -474,6 +496,9 @@ impl SqliteUnit {
             return Err(StoreError::Database("the batch was lost".into()));
         };
         batch.units += 1;
+        if self.alone {
+            return guard.commit_batch().await;
+        }
         if self.writer.queue.waiting() > 0 && batch.units < MAX_BATCH {
             // Someone is waiting: they continue this batch, and the last one commits it.
             let mut outcome = batch.outcome.subscribe();
@@ -496,6 +521,11 @@ impl SqliteUnit {
 impl Drop for SqliteUnit {
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
+            if self.alone {
+                guard.alone_left_open = true;
+                drop(guard);
+                return;
+            }
             guard.unit_left_open = true;
             if guard.batch.as_ref().is_some_and(|b| b.units > 0) {
                 guard.owed_settles += 1;
@@ -596,9 +626,9 @@ impl Pool {
         }
     }
 
-    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+    pub(crate) async fn begin(&self, alone: bool) -> Result<Tx, StoreError> {
         match self {
-            Pool::Sqlite { writer, .. } => Ok(Tx::new(TxInner::Sqlite(writer.begin().await?))),
+            Pool::Sqlite { writer, .. } => Ok(Tx::new(TxInner::Sqlite(writer.begin(alone).await?))),
             Pool::Postgres { pool, queue } => {
                 let place = queue.enter()?;
                 let tx = pool.begin().await.map_err(map_err)?;

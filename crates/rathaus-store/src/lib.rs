@@ -129,7 +129,15 @@ impl Store {
 
     /// Starts a write transaction (on SQLite, waits for the single writer connection).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        self.pool.begin().await
+        self.pool.begin(false).await
+    }
+
+    /// A write transaction for bulk work (thousands of rows): on SQLite it has its batch to
+    /// itself and runs without the savepoint that lets small units share a commit. Inside a
+    /// savepoint, every statement's end walks SQLite's in-memory sub-journal of the whole
+    /// transaction, which makes a large transaction quadratic. Rolled back alone when dropped.
+    pub async fn begin_bulk(&self) -> Result<Tx, StoreError> {
+        self.pool.begin(true).await
     }
 
     /// Cheap round trip for readiness checks.

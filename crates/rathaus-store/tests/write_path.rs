@@ -228,9 +228,79 @@ async fn a_full_write_queue_refuses_at_once(b: Backend) {
     assert_eq!(count(&t, "queued-").await, 2);
 }
 
+/// A bulk transaction among small writers: it waits its turn, writes thousands of rows in one
+/// go, and either commits all of them or — dropped — none, while the small writes around it,
+/// before and after, are all kept and the audit chain stays whole.
+async fn a_bulk_transaction_is_all_or_nothing_among_small_writers(b: Backend) {
+    let Some(t) = store(b).await else { return };
+    let small = |from: usize| {
+        let s = t.store.clone();
+        tokio::spawn(async move {
+            for i in from..from + 30 {
+                let mut tx = s.begin().await.unwrap();
+                tx.execute(
+                    "INSERT INTO installation (key, value) VALUES ($1, 'x')",
+                    args![format!("small-{i}")],
+                )
+                .await
+                .unwrap();
+                append(
+                    &mut tx,
+                    &NewAuditEntry {
+                        at: OffsetDateTime::now_utc(),
+                        actor: "test",
+                        tenant: None,
+                        action: "small",
+                        object: "x",
+                        outcome: "ok",
+                    },
+                )
+                .await
+                .unwrap();
+                tx.commit().await.unwrap();
+            }
+        })
+    };
+    let bulk = |prefix: &'static str, keep: bool| {
+        let s = t.store.clone();
+        tokio::spawn(async move {
+            let mut tx = s.begin_bulk().await.unwrap();
+            for i in 0..2_000 {
+                tx.execute(
+                    "INSERT INTO installation (key, value) VALUES ($1, 'x')",
+                    args![format!("{prefix}-{i}")],
+                )
+                .await
+                .unwrap();
+            }
+            if keep {
+                tx.commit().await.unwrap();
+            }
+        })
+    };
+    let tasks = [
+        small(0),
+        bulk("dropped", false),
+        small(100),
+        bulk("kept", true),
+        small(200),
+    ];
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(count(&t, "small-").await, 90);
+    assert_eq!(count(&t, "kept-").await, 2_000);
+    assert_eq!(count(&t, "dropped-").await, 0);
+    assert!(matches!(
+        t.store.verify_audit().await.unwrap(),
+        AuditVerdict::Intact { .. }
+    ));
+}
+
 contract_tests!(
     concurrent_writers_lose_nothing_and_share_commits,
     batched_audit_entries_form_one_chain,
     a_rolled_back_unit_sees_its_batch_committed,
     a_full_write_queue_refuses_at_once,
+    a_bulk_transaction_is_all_or_nothing_among_small_writers,
 );

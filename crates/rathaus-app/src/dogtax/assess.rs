@@ -191,8 +191,12 @@ impl App {
             .store
             .dogtax_notice_marks(None, key, year, &ids)
             .await?;
+        let unassessed: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !marks.get(id).is_some_and(|m| m.assessed))
+            .collect();
         let mut dogs: HashMap<String, Vec<RegisterDog>> = HashMap::new();
-        for d in self.store.dogtax_dogs_of(key, &ids).await? {
+        for d in self.store.dogtax_dogs_of(key, &unassessed).await? {
             let d = RegisterDog::read(d)?;
             dogs.entry(d.row.household_id.clone()).or_default().push(d);
         }
@@ -293,7 +297,7 @@ impl App {
         let key = s.tenant.key.as_str();
         let ids: Vec<String> = issued.iter().map(|i| i.household_id.clone()).collect();
         let issued_on = s.today.to_string();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_bulk().await?;
         let marks = self
             .store
             .dogtax_notice_marks(Some(&mut tx), key, year, &ids)

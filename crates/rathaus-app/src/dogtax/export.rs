@@ -426,7 +426,7 @@ impl App {
         let key = tenant.key.as_str();
         let due_text = due.to_string();
 
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_bulk().await?;
         self.store.lock_dogtax_export(&mut tx, key).await?;
         let runs = self
             .store

@@ -189,7 +189,7 @@ impl App {
         };
         progress.begin("households", total);
         let index_key = self.holder_index_key(key).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.begin_bulk().await?;
         let mut lines = source.lines()?;
         loop {
             let page: Vec<(usize, Line)> = lines
