@@ -12,7 +12,6 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use crate::cases::found;
 use crate::db::{Row, Tx};
 use crate::keyring::Place;
 use crate::{Store, StoreError, args};
@@ -42,6 +41,7 @@ pub struct Household {
     pub version: i64,
 }
 
+#[derive(Clone, Copy)]
 pub struct NewHousehold<'a> {
     pub id: &'a str,
     pub tenant_key: &'a str,
@@ -67,6 +67,7 @@ pub struct Dog {
     pub version: i64,
 }
 
+#[derive(Clone, Copy)]
 pub struct NewDog<'a> {
     pub id: &'a str,
     /// The dog's number within the household; `None`: the next one. Bulk writers that know it
@@ -91,6 +92,7 @@ pub struct Tag {
     pub invalidated_reason: Option<String>,
 }
 
+#[derive(Clone, Copy)]
 pub struct NewRegisterEvent<'a> {
     /// The event's number within the household; `None`: the next one.
     pub seq: Option<i64>,
@@ -117,6 +119,7 @@ pub struct RegisterEvent {
     pub snapshot: Value,
 }
 
+#[derive(Clone, Copy)]
 pub struct NewNotice<'a> {
     pub id: &'a str,
     /// The notice's number within the household; `None`: the next one.
@@ -145,7 +148,7 @@ pub struct Notice {
     pub content: Value,
 }
 
-fn place<'a>(table: &'a str, record: &'a str, field: &'a str) -> Place<'a> {
+pub(crate) fn place<'a>(table: &'a str, record: &'a str, field: &'a str) -> Place<'a> {
     Place {
         table,
         record,
@@ -153,7 +156,7 @@ fn place<'a>(table: &'a str, record: &'a str, field: &'a str) -> Place<'a> {
     }
 }
 
-fn to_bytes(value: &Value) -> Vec<u8> {
+pub(crate) fn to_bytes(value: &Value) -> Vec<u8> {
     value.to_string().into_bytes()
 }
 
@@ -286,28 +289,8 @@ impl Store {
         tx: &mut Tx,
         h: &NewHousehold<'_>,
     ) -> Result<(), StoreError> {
-        let holder = self
-            .seal(
-                h.tenant_key,
-                place("dogtax_household", h.id, "holder"),
-                &to_bytes(h.holder),
-            )
-            .await?;
-        let payment = self
-            .seal(
-                h.tenant_key,
-                place("dogtax_household", h.id, "payment"),
-                &to_bytes(h.payment),
-            )
-            .await?;
-        let now = crate::now_ms(h.now);
-        tx.execute(
-            "INSERT INTO dogtax_households (id, tenant_key, kassenzeichen, payment_method, holder, payment, created_at, updated_at, version, holder_index)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8)",
-            args![h.id, h.tenant_key, h.kassenzeichen, h.payment_method, holder, payment, now, h.holder_index],
-        )
-        .await?;
-        Ok(())
+        self.insert_dogtax_households(tx, std::slice::from_ref(h))
+            .await
     }
 
     /// Replaces a household's holder and payment data (the previous state stays in the register's
@@ -452,13 +435,6 @@ impl Store {
     }
 
     pub async fn insert_dogtax_dog(&self, tx: &mut Tx, d: &NewDog<'_>) -> Result<(), StoreError> {
-        let facts = self
-            .seal(
-                d.tenant_key,
-                place("dogtax_dog", d.id, "facts"),
-                &to_bytes(d.facts),
-            )
-            .await?;
         let entry_no = match d.entry_no {
             Some(n) => n,
             None => {
@@ -471,23 +447,12 @@ impl Store {
                     + 1
             }
         };
-        // Only into a household of the same tenant.
-        let n = tx
-            .execute(
-                "INSERT INTO dogtax_dogs (id, tenant_key, household_id, entry_no, status, facts, created_at, updated_at, version)
-                 SELECT $1, h.tenant_key, h.id, $4, $5, $6, $7, $7, 1 FROM dogtax_households h WHERE h.id = $3 AND h.tenant_key = $2",
-                args![
-                    d.id,
-                    d.tenant_key,
-                    d.household_id,
-                    entry_no,
-                    d.status,
-                    facts,
-                    crate::now_ms(d.now)
-                ],
-            )
-            .await?;
-        found(n)
+        let dog = NewDog {
+            entry_no: Some(entry_no),
+            ..*d
+        };
+        self.insert_dogtax_dogs(tx, d.tenant_key, std::slice::from_ref(&dog))
+            .await
     }
 
     /// Replaces a dog's facts and status; `expected_version` guards against a concurrent change
@@ -590,14 +555,8 @@ impl Store {
         dog_id: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let n = tx
-            .execute(
-                "INSERT INTO dogtax_tags (tenant_key, tag_number, dog_id, issued_at, invalidated_at, invalidated_reason)
-                 SELECT d.tenant_key, $2, d.id, $4, NULL, NULL FROM dogtax_dogs d WHERE d.id = $3 AND d.tenant_key = $1",
-                args![tenant_key, tag_number, dog_id, crate::now_ms(now)],
-            )
-            .await?;
-        found(n)
+        self.insert_dogtax_tags(tx, tenant_key, &[(tag_number, dog_id)], now)
+            .await
     }
 
     /// Marks a tag invalid; false when it was not valid (unknown or already invalidated).
@@ -669,33 +628,12 @@ impl Store {
                     + 1
             }
         };
-        // The sealed snapshot is bound to its number, so the number is fixed before sealing.
-        let record = format!("{}:{seq}", e.household_id);
-        let snapshot = self
-            .seal(
-                e.tenant_key,
-                place("dogtax_event", &record, "snapshot"),
-                &to_bytes(e.snapshot),
-            )
+        let event = NewRegisterEvent {
+            seq: Some(seq),
+            ..*e
+        };
+        self.append_dogtax_events(tx, e.tenant_key, std::slice::from_ref(&event))
             .await?;
-        let n = tx
-            .execute(
-            "INSERT INTO dogtax_register_events (household_id, seq, tenant_key, dog_id, at, actor, kind, case_id, snapshot)
-             SELECT h.id, $2, h.tenant_key, $4, $5, $6, $7, $8, $9 FROM dogtax_households h WHERE h.id = $1 AND h.tenant_key = $3",
-            args![
-                e.household_id,
-                seq,
-                e.tenant_key,
-                e.dog_id,
-                crate::now_ms(e.now),
-                e.actor,
-                e.kind,
-                e.case_id,
-                snapshot
-            ],
-        )
-        .await?;
-        found(n)?;
         Ok(seq)
     }
 
@@ -744,13 +682,6 @@ impl Store {
         tx: &mut Tx,
         n: &NewNotice<'_>,
     ) -> Result<i64, StoreError> {
-        let content = self
-            .seal(
-                n.tenant_key,
-                place("dogtax_notice", n.id, "content"),
-                &to_bytes(n.content),
-            )
-            .await?;
         let seq = match n.seq {
             Some(seq) => seq,
             None => {
@@ -765,25 +696,12 @@ impl Store {
                     + 1
             }
         };
-        let rows = tx
-            .execute(
-                "INSERT INTO dogtax_notices (id, tenant_key, household_id, seq, year, kind, case_id, issued_at, issued_on, content)
-                 SELECT $1, h.tenant_key, h.id, $4, $5, $6, $7, $8, $9, $10 FROM dogtax_households h WHERE h.id = $3 AND h.tenant_key = $2",
-                args![
-                    n.id,
-                    n.tenant_key,
-                    n.household_id,
-                    seq,
-                    i64::from(n.year),
-                    n.kind,
-                    n.case_id,
-                    crate::now_ms(n.now),
-                    n.issued_on,
-                    content
-                ],
-            )
+        let notice = NewNotice {
+            seq: Some(seq),
+            ..*n
+        };
+        self.insert_dogtax_notices(tx, n.tenant_key, std::slice::from_ref(&notice))
             .await?;
-        found(rows)?;
         Ok(seq)
     }
 

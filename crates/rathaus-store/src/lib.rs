@@ -17,6 +17,7 @@ pub mod casework;
 pub mod catalogue;
 pub mod db;
 pub mod dogtax;
+pub mod dogtax_bulk;
 pub mod dogtax_export;
 pub mod dogtax_pages;
 pub mod drafts;

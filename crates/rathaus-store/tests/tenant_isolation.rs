@@ -1025,6 +1025,58 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Err(StoreError::NotFound)
     );
 
+    // dogtax_bulk.rs: many rows at once, parents checked for the tenant.
+    as_b!(
+        probe,
+        "insert_dogtax_dogs",
+        committed!(s, |tx| s.insert_dogtax_dogs(
+            &mut tx,
+            B,
+            &[NewDog {
+                entry_no: Some(9),
+                ..dog("dog-b-bulk", B)
+            }]
+        )),
+        Err(StoreError::NotFound)
+    );
+    as_b!(
+        probe,
+        "insert_dogtax_tags",
+        committed!(s, |tx| s.insert_dogtax_tags(
+            &mut tx,
+            B,
+            &[("T-9", "dog-a")],
+            NOW
+        )),
+        Err(StoreError::NotFound)
+    );
+    as_b!(
+        probe,
+        "append_dogtax_events",
+        committed!(s, |tx| s.append_dogtax_events(
+            &mut tx,
+            B,
+            &[NewRegisterEvent {
+                seq: Some(9),
+                ..register_event(B)
+            }]
+        )),
+        Err(StoreError::NotFound)
+    );
+    as_b!(
+        probe,
+        "insert_dogtax_notices",
+        committed!(s, |tx| s.insert_dogtax_notices(
+            &mut tx,
+            B,
+            &[NewNotice {
+                seq: Some(9),
+                ..notice("notice-b-bulk", B)
+            }]
+        )),
+        Err(StoreError::NotFound)
+    );
+
     // dogtax_pages.rs
     let a_households = vec!["hh-a".to_owned()];
     as_b!(probe, "dogtax_household_page",
@@ -1254,6 +1306,7 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "enqueue",
     "insert_dogtax_statute",
     "insert_dogtax_household",
+    "insert_dogtax_households",
     "next_reference_number",
     "reserve_reference_numbers",
     "set_offer",
@@ -1319,7 +1372,7 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     "take_oidc_login",
 ];
 
-const SOURCES: [(&str, &str); 14] = [
+const SOURCES: [(&str, &str); 15] = [
     ("bank_changes.rs", include_str!("../src/bank_changes.rs")),
     ("dogtax_export.rs", include_str!("../src/dogtax_export.rs")),
     ("cases.rs", include_str!("../src/cases.rs")),
@@ -1330,6 +1383,7 @@ const SOURCES: [(&str, &str); 14] = [
     ("outbox.rs", include_str!("../src/outbox.rs")),
     ("dogtax.rs", include_str!("../src/dogtax.rs")),
     ("dogtax_pages.rs", include_str!("../src/dogtax_pages.rs")),
+    ("dogtax_bulk.rs", include_str!("../src/dogtax_bulk.rs")),
     ("staff.rs", include_str!("../src/staff.rs")),
     ("services.rs", include_str!("../src/services.rs")),
     ("tenants.rs", include_str!("../src/tenants.rs")),

@@ -303,6 +303,7 @@ impl App {
             .dogtax_notice_marks(Some(&mut tx), key, year, &ids)
             .await?;
         let (mut count, mut sum) = (0, Decimal::ZERO);
+        let mut rows = Vec::with_capacity(issued.len());
         for i in issued {
             let mark = marks.get(&i.household_id).copied().unwrap_or_default();
             if mark.assessed {
@@ -312,33 +313,35 @@ impl App {
             let id = new_record_id(self.rng.as_ref())?;
             let value =
                 serde_json::to_value(&i.content).map_err(|e| AppError::Internal(e.to_string()))?;
-            self.store
-                .insert_dogtax_notice(
-                    &mut tx,
-                    &NewNotice {
-                        seq: Some(mark.last_seq + 1),
-                        id: &id,
-                        tenant_key: key,
-                        household_id: &i.household_id,
-                        year,
-                        kind: NoticeKind::Tax.code(),
-                        case_id: None,
-                        issued_on: &issued_on,
-                        content: &value,
-                        now: s.now,
-                    },
-                )
-                .await
-                .map_err(|e| match e {
-                    rathaus_store::StoreError::Conflict(_) => AppError::Conflict(format!(
-                        "another run is assessing {} for {year} at the same time; run it again once that one has ended",
-                        s.tenant.title()
-                    )),
-                    other => other.into(),
-                })?;
             count += 1;
             sum += i.content.total;
+            rows.push((id, i.household_id, mark.last_seq + 1, value));
         }
+        let notices: Vec<NewNotice<'_>> = rows
+            .iter()
+            .map(|(id, household_id, seq, content)| NewNotice {
+                seq: Some(*seq),
+                id,
+                tenant_key: key,
+                household_id,
+                year,
+                kind: NoticeKind::Tax.code(),
+                case_id: None,
+                issued_on: &issued_on,
+                content,
+                now: s.now,
+            })
+            .collect();
+        self.store
+            .insert_dogtax_notices(&mut tx, key, &notices)
+            .await
+            .map_err(|e| match e {
+                rathaus_store::StoreError::Conflict(_) => AppError::Conflict(format!(
+                    "another run is assessing {} for {year} at the same time; run it again once that one has ended",
+                    s.tenant.title()
+                )),
+                other => other.into(),
+            })?;
         let outcome = format!("ok: {count} notices stored");
         append(
             &mut tx,

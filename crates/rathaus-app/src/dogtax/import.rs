@@ -221,10 +221,29 @@ impl App {
             } else {
                 0
             };
+            // The page's rows, written with a handful of statements.
+            let mut households = Vec::with_capacity(page.len());
+            let mut dogs = Vec::new();
+            let mut tags = Vec::new();
+            let mut events = Vec::with_capacity(page.len());
+            let mut given_here = std::collections::HashSet::new();
             for (n, line) in &page {
                 let id = new_record_id(self.rng.as_ref())?;
                 let kz = match &line.kassenzeichen {
-                    Some(k) => k.clone(),
+                    Some(k) => {
+                        let taken = !given_here.insert(k.clone())
+                            || self
+                                .store
+                                .dogtax_household_by_kassenzeichen(Some(&mut tx), key, k)
+                                .await?
+                                .is_some();
+                        if taken {
+                            return Err(AppError::BadInput(format!(
+                                "line {n}: Kassenzeichen {k} is already in use"
+                            )));
+                        }
+                        k.clone()
+                    }
                     None => {
                         next_kz += 1;
                         kassenzeichen(next_kz - 1)
@@ -234,27 +253,6 @@ impl App {
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 let payment = serde_json::to_value(&line.payment)
                     .map_err(|e| AppError::Internal(e.to_string()))?;
-                self.store
-                    .insert_dogtax_household(
-                        &mut tx,
-                        &NewHousehold {
-                            id: &id,
-                            tenant_key: key,
-                            kassenzeichen: &kz,
-                            payment_method: &line.payment.method,
-                            holder: &holder,
-                            holder_index: &line.holder.index(index_key.secret(), key)?,
-                            payment: &payment,
-                            now,
-                        },
-                    )
-                    .await
-                    .map_err(|e| match e {
-                        rathaus_store::StoreError::Conflict(_) => AppError::BadInput(format!(
-                            "line {n}: Kassenzeichen {kz} is already in use"
-                        )),
-                        other => other.into(),
-                    })?;
                 let mut entries = Vec::new();
                 for (i, facts) in line.dogs.iter().enumerate() {
                     let dog_id = new_record_id(self.rng.as_ref())?;
@@ -262,51 +260,73 @@ impl App {
                         .map_err(|e| AppError::Internal(e.to_string()))?;
                     // A dog the earlier register knows as gone is taken over as ended, without a tag.
                     let ended = facts.kept_until.is_some();
-                    self.store
-                        .insert_dogtax_dog(
-                            &mut tx,
-                            &NewDog {
-                                entry_no: Some(i64::try_from(i).unwrap_or(i64::MAX - 1) + 1),
-                                id: &dog_id,
-                                tenant_key: key,
-                                household_id: &id,
-                                status: if ended { "ended" } else { "active" },
-                                facts: &facts_v,
-                                now,
-                            },
-                        )
-                        .await?;
-                    let tag = if ended {
-                        None
-                    } else {
-                        let tag = tag_number(next_tag);
+                    let tag = (!ended).then(|| {
                         next_tag += 1;
-                        self.store
-                            .insert_dogtax_tag(&mut tx, key, &tag, &dog_id, now)
-                            .await?;
-                        Some(tag)
-                    };
+                        tag_number(next_tag - 1)
+                    });
+                    if let Some(t) = &tag {
+                        tags.push((t.clone(), dog_id.clone()));
+                    }
                     entries.push(json!({"id": dog_id, "tag": tag, "facts": facts_v}));
+                    let entry_no = i64::try_from(i).unwrap_or(i64::MAX - 1) + 1;
+                    dogs.push((dog_id, id.clone(), entry_no, ended, facts_v));
                     report.dogs += 1;
                 }
-                self.store
-                    .append_dogtax_event(
-                        &mut tx,
-                        &NewRegisterEvent {
-                            seq: Some(1),
-                            tenant_key: key,
-                            household_id: &id,
-                            dog_id: None,
-                            actor: &actor_name,
-                            kind: "imported",
-                            case_id: None,
-                            snapshot: &json!({"holder": holder, "payment": payment, "kassenzeichen": kz, "dogs": entries}),
-                            now,
-                        },
-                    )
-                    .await?;
+                let index = line.holder.index(index_key.secret(), key)?;
+                let snapshot = json!({"holder": holder, "payment": payment, "kassenzeichen": kz, "dogs": entries});
+                events.push((id.clone(), snapshot));
+                households.push((id, kz, holder, index, payment, line.payment.method.as_str()));
                 report.households += 1;
             }
+            let rows: Vec<NewHousehold<'_>> = households
+                .iter()
+                .map(|(id, kz, holder, index, payment, method)| NewHousehold {
+                    id,
+                    tenant_key: key,
+                    kassenzeichen: kz,
+                    payment_method: method,
+                    holder,
+                    holder_index: index,
+                    payment,
+                    now,
+                })
+                .collect();
+            self.store.insert_dogtax_households(&mut tx, &rows).await?;
+            let rows: Vec<NewDog<'_>> = dogs
+                .iter()
+                .map(|(id, household_id, entry_no, ended, facts)| NewDog {
+                    entry_no: Some(*entry_no),
+                    id,
+                    tenant_key: key,
+                    household_id,
+                    status: if *ended { "ended" } else { "active" },
+                    facts,
+                    now,
+                })
+                .collect();
+            self.store.insert_dogtax_dogs(&mut tx, key, &rows).await?;
+            let rows: Vec<(&str, &str)> = tags
+                .iter()
+                .map(|(tag, dog)| (tag.as_str(), dog.as_str()))
+                .collect();
+            self.store
+                .insert_dogtax_tags(&mut tx, key, &rows, now)
+                .await?;
+            let rows: Vec<NewRegisterEvent<'_>> = events
+                .iter()
+                .map(|(household_id, snapshot)| NewRegisterEvent {
+                    seq: Some(1),
+                    tenant_key: key,
+                    household_id,
+                    dog_id: None,
+                    actor: &actor_name,
+                    kind: "imported",
+                    case_id: None,
+                    snapshot,
+                    now,
+                })
+                .collect();
+            self.store.append_dogtax_events(&mut tx, key, &rows).await?;
             progress.advance(report.households);
             if report.households > total {
                 // The file grew between the check and the import: what was not checked is not taken.
