@@ -1,6 +1,6 @@
-//! Writing many register rows at once (taking over a register, the annual run): a statement
-//! carries hundreds of rows, so a page of households costs a handful of round trips instead of
-//! thousands. The single-row writers of [`crate::dogtax`] go through the same functions.
+//! Writing many register rows at once (taking over a register, the annual run): on PostgreSQL a
+//! statement carries hundreds of rows, so a page of households costs a handful of round trips
+//! instead of thousands. The single-row writers of [`crate::dogtax`] go through the same functions.
 //!
 //! Every row is of the tenant named: a child row (a dog, a tag, an event, a notice) is written
 //! only when all of its parents are the tenant's, checked in the same transaction, and
@@ -45,14 +45,19 @@ async fn all_of_tenant(
     Ok(())
 }
 
-/// `INSERT INTO table (columns) VALUES (…), (…)`, as many rows a statement as fit.
+/// `INSERT INTO table (columns) VALUES (…), (…)`: on PostgreSQL, a round trip away, as many
+/// rows a statement as fit; on SQLite, in the process, one row a statement, which is one cached
+/// statement run again and again (faster there than compiling large ones).
 async fn insert_rows(
     tx: &mut Tx,
     table: &str,
     columns: &[&str],
     rows: Vec<Vec<Value>>,
 ) -> Result<(), StoreError> {
-    let per_statement = (VALUES_PER_STATEMENT / columns.len().max(1)).max(1);
+    let per_statement = match tx.dialect() {
+        crate::Dialect::Sqlite => 1,
+        crate::Dialect::Postgres => (VALUES_PER_STATEMENT / columns.len().max(1)).max(1),
+    };
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(", "));
