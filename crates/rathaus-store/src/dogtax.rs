@@ -803,7 +803,7 @@ impl Store {
         if self.dialect() == crate::Dialect::Postgres {
             let mut tx = self.begin().await?;
             tx.execute(
-                "ANALYZE dogtax_households, dogtax_dogs, dogtax_tags, dogtax_register_events, dogtax_notices",
+                "ANALYZE dogtax_households, dogtax_dogs, dogtax_tags, dogtax_register_events, dogtax_notices, dogtax_export_items",
                 vec![],
             )
             .await?;

@@ -13,8 +13,9 @@ use crate::{Store, StoreError, args};
 /// Values a statement binds at most (both backends allow far more; this keeps statements small).
 const VALUES_PER_STATEMENT: usize = 4_000;
 
-/// `NotFound` unless every one of `ids` names a row of `table` of the tenant.
-async fn all_of_tenant(
+/// `NotFound` unless every one of `ids` names a row of `table` of the tenant. The ids pick the
+/// rows (see [`crate::dogtax_pages`] for why the tenant is compared as an expression).
+pub(crate) async fn all_of_tenant(
     tx: &mut Tx,
     table: &str,
     tenant_key: &str,
@@ -33,7 +34,7 @@ async fn all_of_tenant(
         let row = tx
             .fetch_one(
                 sqlx::AssertSqlSafe(format!(
-                    "SELECT COUNT(*) AS n FROM {table} WHERE tenant_key = $1 AND id IN ({list})"
+                    "SELECT COUNT(*) AS n FROM {table} WHERE tenant_key || '' = $1 AND id IN ({list})"
                 )),
                 values,
             )
@@ -48,7 +49,7 @@ async fn all_of_tenant(
 /// `INSERT INTO table (columns) VALUES (…), (…)`: on PostgreSQL, a round trip away, as many
 /// rows a statement as fit; on SQLite, in the process, one row a statement, which is one cached
 /// statement run again and again (faster there than compiling large ones).
-async fn insert_rows(
+pub(crate) async fn insert_rows(
     tx: &mut Tx,
     table: &str,
     columns: &[&str],

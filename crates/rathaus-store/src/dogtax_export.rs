@@ -162,30 +162,28 @@ impl crate::Store {
         run: i64,
         items: &[(&str, &str, &str)],
     ) -> Result<(), StoreError> {
-        // Many rows a statement: an annual due date has thousands of claims.
-        for chunk in items.chunks(500) {
-            let mut rows = String::new();
-            let mut values = args![tenant_key, due_on, run];
-            for (i, (household_id, claim, kind)) in chunk.iter().enumerate() {
-                let n = 4 + 3 * i;
-                if i > 0 {
-                    rows.push_str(", ");
-                }
-                rows.push_str(&format!("(${n}, ${}, ${})", n + 1, n + 2));
-                values.extend(args![*household_id, *claim, *kind]);
-            }
-            // VALUES names its columns column1, column2, … on both backends.
-            let sql = format!(
-                "INSERT INTO dogtax_export_items (tenant_key, due_on, run, household_id, claim, kind)
-                 SELECT h.tenant_key, $2, $3, h.id, v.column2, v.column3
-                 FROM (VALUES {rows}) AS v JOIN dogtax_households h ON h.id = v.column1 AND h.tenant_key = $1"
-            );
-            let n = tx.execute(sqlx::AssertSqlSafe(sql), values).await?;
-            if usize::try_from(n).ok() != Some(chunk.len()) {
-                return Err(StoreError::NotFound);
-            }
-        }
-        Ok(())
+        let households: Vec<&str> = items.iter().map(|(h, _, _)| *h).collect();
+        crate::dogtax_bulk::all_of_tenant(tx, "dogtax_households", tenant_key, &households).await?;
+        let rows = items
+            .iter()
+            .map(|(household_id, claim, kind)| {
+                args![tenant_key, due_on, run, *household_id, *claim, *kind]
+            })
+            .collect();
+        crate::dogtax_bulk::insert_rows(
+            tx,
+            "dogtax_export_items",
+            &[
+                "tenant_key",
+                "due_on",
+                "run",
+                "household_id",
+                "claim",
+                "kind",
+            ],
+            rows,
+        )
+        .await
     }
 
     /// Records the files a run wrote, once they are complete.

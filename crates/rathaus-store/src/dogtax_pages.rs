@@ -49,6 +49,18 @@ fn with_ids(mut values: Vec<Value>, ids: &[String]) -> Vec<Value> {
 }
 
 impl Store {
+    async fn notices_from_rows(
+        &self,
+        tenant_key: &str,
+        rows: &[Row],
+    ) -> Result<Vec<Notice>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.notice_from_row(tenant_key, row).await?);
+        }
+        Ok(out)
+    }
+
     async fn page_rows(
         &self,
         tx: Option<&mut Tx>,
@@ -161,11 +173,7 @@ impl Store {
                 with_ids(args![tenant_key, issued_until], household_ids),
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.notice_from_row(tenant_key, row).await?);
-        }
-        Ok(out)
+        self.notices_from_rows(tenant_key, &rows).await
     }
 
     /// For these households of the tenant, as the caller's transaction (or the pool) sees them: the number of
@@ -227,11 +235,7 @@ impl Store {
                 args![tenant_key, i64::from(year), after.unwrap_or(""), limit],
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.notice_from_row(tenant_key, row).await?);
-        }
-        Ok(out)
+        self.notices_from_rows(tenant_key, &rows).await
     }
 
     /// How many annual notices the tenant has for the year.
@@ -252,10 +256,11 @@ impl Store {
         usize::try_from(row.i64("n")?).map_err(|e| StoreError::Decode(e.to_string()))
     }
 
-    /// The claims of these households that earlier runs exported for the due date.
+    /// The claims of these households that earlier runs exported for the due date, as the
+    /// caller's transaction or the pool sees them.
     pub async fn dogtax_exported_claims_of(
         &self,
-        tx: &mut Tx,
+        tx: Option<&mut Tx>,
         tenant_key: &str,
         due_on: &str,
         household_ids: &[String],
@@ -265,10 +270,10 @@ impl Store {
         }
         let rows = self
             .page_rows(
-                Some(tx),
+                tx,
                 format!(
                     "SELECT run, household_id, claim, kind FROM dogtax_export_items
-                     WHERE tenant_key = $1 AND due_on = $2 AND household_id IN ({})
+                     WHERE tenant_key || '' = $1 AND due_on = $2 AND household_id IN ({})
                      ORDER BY run, household_id, claim",
                     placeholders(3, household_ids.len())
                 ),

@@ -1102,7 +1102,7 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
         Ok(0)
     );
     as_b!(probe, "dogtax_exported_claims_of",
-        committed!(s, |tx| s.dogtax_exported_claims_of(&mut tx, B, "2027-02-15", &a_households)),
+        s.dogtax_exported_claims_of(None, B, "2027-02-15", &a_households).await,
         Ok(ref v) if v.is_empty());
 
     // outbox.rs

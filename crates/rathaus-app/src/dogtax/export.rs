@@ -517,6 +517,15 @@ impl App {
         let mut refused_csv = files.create(&refused_path)?;
         refused_csv.write(REFUSED_HEADER.as_bytes())?;
         let actor_name = actor.audit_name();
+        // Recorded with the first claims it exports (or at the end, when it only refuses some).
+        let new_run = NewExportRun {
+            tenant_key: key,
+            due_on: &due_text,
+            run,
+            now: self.now(),
+            actor: &actor_name,
+            again,
+        };
         let mut run_recorded = false;
         let (mut cursor, mut exported_here) = (None, Vec::new());
         loop {
@@ -526,9 +535,12 @@ impl App {
                 .await?;
             let ids: Vec<String> = page.iter().map(|h| h.id.clone()).collect();
             let notices = self.store.dogtax_notices_of(key, &ids, &due_text).await?;
+            // Committed by earlier runs: the lock keeps other exports of the tenant out, and this
+            // run's own entries are for pages before this one. (Read in the transaction, a
+            // ledger growing inside it would be planned as the empty table it was at its start.)
             let exported = self
                 .store
-                .dogtax_exported_claims_of(&mut tx, key, &due_text, &ids)
+                .dogtax_exported_claims_of(None, key, &due_text, &ids)
                 .await?;
             let exported_as: HashMap<(&str, &str), &str> = exported
                 .iter()
@@ -577,17 +589,7 @@ impl App {
             if !exported_here.is_empty() {
                 if !run_recorded {
                     self.store
-                        .insert_dogtax_export_run(
-                            &mut tx,
-                            &NewExportRun {
-                                tenant_key: key,
-                                due_on: &due_text,
-                                run,
-                                now: self.now(),
-                                actor: &actor_name,
-                                again,
-                            },
-                        )
+                        .insert_dogtax_export_run(&mut tx, &new_run)
                         .await?;
                     run_recorded = true;
                 }
@@ -634,17 +636,7 @@ impl App {
         }
         if !run_recorded {
             self.store
-                .insert_dogtax_export_run(
-                    &mut tx,
-                    &NewExportRun {
-                        tenant_key: key,
-                        due_on: &due_text,
-                        run,
-                        now: self.now(),
-                        actor: &actor_name,
-                        again,
-                    },
-                )
+                .insert_dogtax_export_run(&mut tx, &new_run)
                 .await?;
         }
         if let Some(p) = &pain {

@@ -11,7 +11,5 @@ CREATE UNIQUE INDEX dogtax_notices_annual ON dogtax_notices (household_id, year)
 CREATE INDEX dogtax_notices_annual_order ON dogtax_notices (tenant_key, year, id)
     WHERE kind = 'tax' AND case_id IS NULL;
 
--- The export ledger looked up for one page of households (covering, so it is preferred to the
--- primary key, which would read the whole due date's claims for every page).
-CREATE INDEX dogtax_export_items_household
-    ON dogtax_export_items (tenant_key, due_on, household_id, run, claim, kind);
+-- The export ledger looked up for one page of households.
+CREATE INDEX dogtax_export_items_household ON dogtax_export_items (household_id, due_on);
