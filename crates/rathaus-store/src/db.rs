@@ -107,6 +107,15 @@ macro_rules! args {
     ($($v:expr),* $(,)?) => { vec![$($crate::db::Value::from($v)),*] };
 }
 
+/// `$first, $first+1, …` for `n` values bound in a statement built at run time (an `IN (…)`
+/// list, the rows of a multi-row `VALUES`).
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 type PgQuery<'a> = sqlx::query::Query<'a, Postgres, <Postgres as sqlx::Database>::Arguments>;
 
 fn pg_query<'a>(sql: impl SqlSafeStr, args: Vec<Value>) -> PgQuery<'a> {

@@ -186,7 +186,7 @@ impl Store {
         }
     }
 
-    async fn dogtax_rows_dynamic(
+    pub(crate) async fn dogtax_rows_dynamic(
         &self,
         tx: Option<&mut Tx>,
         sql: String,
@@ -514,19 +514,35 @@ impl Store {
                 args![tenant_key, household_id],
             )
             .await?;
+        self.dogs_from_rows(tenant_key, &rows).await
+    }
+
+    pub(crate) async fn dogs_from_rows(
+        &self,
+        tenant_key: &str,
+        rows: &[Row],
+    ) -> Result<Vec<Dog>, StoreError> {
         let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
+        for row in rows {
             out.push(self.dog_from_row(tenant_key, row).await?);
         }
         Ok(out)
     }
 
-    /// A dog as selected by [`DOG_COLUMNS`].
-    pub(crate) async fn dog_from_row(
+    pub(crate) async fn notices_from_rows(
         &self,
         tenant_key: &str,
-        row: &Row,
-    ) -> Result<Dog, StoreError> {
+        rows: &[Row],
+    ) -> Result<Vec<Notice>, StoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            out.push(self.notice_from_row(tenant_key, row).await?);
+        }
+        Ok(out)
+    }
+
+    /// A dog as selected by [`DOG_COLUMNS`].
+    async fn dog_from_row(&self, tenant_key: &str, row: &Row) -> Result<Dog, StoreError> {
         let id = row.text("id")?;
         let facts = self
             .open(
@@ -722,11 +738,7 @@ impl Store {
                 args![tenant_key, household_id, year.map(i64::from)],
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for r in &rows {
-            out.push(self.notice_from_row(tenant_key, r).await?);
-        }
-        Ok(out)
+        self.notices_from_rows(tenant_key, &rows).await
     }
 
     /// One notice by id, within the tenant only.
@@ -749,11 +761,7 @@ impl Store {
         }
     }
 
-    pub(crate) async fn notice_from_row(
-        &self,
-        tenant_key: &str,
-        r: &Row,
-    ) -> Result<Notice, StoreError> {
+    async fn notice_from_row(&self, tenant_key: &str, r: &Row) -> Result<Notice, StoreError> {
         let id = r.text("id")?;
         let content = self
             .open(

@@ -6,7 +6,7 @@
 //! only when all of its parents are the tenant's, checked in the same transaction, and
 //! otherwise nothing of the call is written (`NotFound`).
 
-use crate::db::{Tx, Value};
+use crate::db::{Tx, Value, placeholders};
 use crate::dogtax::{NewDog, NewHousehold, NewNotice, NewRegisterEvent, place, to_bytes};
 use crate::{Store, StoreError, args};
 
@@ -25,10 +25,7 @@ pub(crate) async fn all_of_tenant(
     distinct.sort_unstable();
     distinct.dedup();
     for chunk in distinct.chunks(VALUES_PER_STATEMENT) {
-        let list = (2..chunk.len() + 2)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = placeholders(2, chunk.len());
         let mut values = args![tenant_key];
         values.extend(chunk.iter().map(|id| Value::from(*id)));
         let row = tx
@@ -74,13 +71,8 @@ pub(crate) async fn insert_rows(
             if r > 0 {
                 sql.push_str(", ");
             }
-            let first = values.len() + 1;
-            let list = (first..first + row.len())
-                .map(|i| format!("${i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
             sql.push('(');
-            sql.push_str(&list);
+            sql.push_str(&placeholders(values.len() + 1, row.len()));
             sql.push(')');
             values.extend(row);
         }

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::db::{Row, Tx, Value};
+use crate::db::{Row, Tx, Value, placeholders};
 use crate::dogtax::{DOG_COLUMNS, Dog, HOUSEHOLD_COLUMNS, Household, NOTICE_COLUMNS, Notice};
 use crate::dogtax_export::ExportedClaim;
 use crate::{Store, StoreError, args};
@@ -35,42 +35,23 @@ pub struct NoticeMarks {
 // (SQLite's, before any ANALYZE) does not read all of the tenant's rows through the tenant's
 // index for every page, which makes a run quadratic in the size of the municipality.
 
-/// `$first, $first+1, …` for `n` values bound in an `IN (…)` list.
-fn placeholders(first: usize, n: usize) -> String {
-    (first..first + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn with_ids(mut values: Vec<Value>, ids: &[String]) -> Vec<Value> {
-    values.extend(ids.iter().map(Value::from));
-    values
-}
-
 impl Store {
-    async fn notices_from_rows(
-        &self,
-        tenant_key: &str,
-        rows: &[Row],
-    ) -> Result<Vec<Notice>, StoreError> {
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            out.push(self.notice_from_row(tenant_key, row).await?);
-        }
-        Ok(out)
-    }
-
-    async fn page_rows(
+    /// Rows of a query about a page of households: `sql` is given the `IN (…)` list for the
+    /// ids, whose values follow `leading`. No ids, no query.
+    async fn rows_of_households(
         &self,
         tx: Option<&mut Tx>,
-        sql: String,
-        args: Vec<Value>,
+        sql: impl FnOnce(&str) -> String,
+        leading: Vec<Value>,
+        household_ids: &[String],
     ) -> Result<Vec<Row>, StoreError> {
-        match tx {
-            Some(tx) => tx.fetch_all(sqlx::AssertSqlSafe(sql), args).await,
-            None => self.pool().fetch_all(sqlx::AssertSqlSafe(sql), args).await,
+        if household_ids.is_empty() {
+            return Ok(Vec::new());
         }
+        let list = placeholders(leading.len() + 1, household_ids.len());
+        let mut values = leading;
+        values.extend(household_ids.iter().map(Value::from));
+        self.dogtax_rows_dynamic(tx, sql(&list), values).await
     }
 
     /// Up to `limit` households of the tenant after `after` (from the first when `None`), in
@@ -86,7 +67,7 @@ impl Store {
             .unwrap_or((i64::MIN, ""));
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let rows = self
-            .page_rows(
+            .dogtax_rows_dynamic(
                 None,
                 format!(
                     "{HOUSEHOLD_COLUMNS} WHERE tenant_key = $1 AND (created_at, kassenzeichen) > ($2, $3)
@@ -111,44 +92,26 @@ impl Store {
         Ok((page, next))
     }
 
-    /// How many households the tenant's register holds.
-    pub async fn dogtax_household_count(&self, tenant_key: &str) -> Result<usize, StoreError> {
-        let row = self
-            .pool()
-            .fetch_optional(
-                "SELECT COUNT(*) AS n FROM dogtax_households WHERE tenant_key = $1",
-                args![tenant_key],
-            )
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        usize::try_from(row.i64("n")?).map_err(|e| StoreError::Decode(e.to_string()))
-    }
-
     /// The dogs of these households of the tenant, by household in the order they were entered.
     pub async fn dogtax_dogs_of(
         &self,
         tenant_key: &str,
         household_ids: &[String],
     ) -> Result<Vec<Dog>, StoreError> {
-        if household_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let rows = self
-            .page_rows(
+            .rows_of_households(
                 None,
-                format!(
-                    "{DOG_COLUMNS} WHERE d.tenant_key || '' = $1 AND d.household_id IN ({})
-                     ORDER BY d.household_id, d.entry_no",
-                    placeholders(2, household_ids.len())
-                ),
-                with_ids(args![tenant_key], household_ids),
+                |list| {
+                    format!(
+                        "{DOG_COLUMNS} WHERE d.tenant_key || '' = $1 AND d.household_id IN ({list})
+                     ORDER BY d.household_id, d.entry_no"
+                    )
+                },
+                args![tenant_key],
+                household_ids,
             )
             .await?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in &rows {
-            out.push(self.dog_from_row(tenant_key, row).await?);
-        }
-        Ok(out)
+        self.dogs_from_rows(tenant_key, &rows).await
     }
 
     /// The notices of these households of the tenant issued on or before `issued_until`
@@ -159,25 +122,24 @@ impl Store {
         household_ids: &[String],
         issued_until: &str,
     ) -> Result<Vec<Notice>, StoreError> {
-        if household_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let rows = self
-            .page_rows(
+            .rows_of_households(
                 None,
-                format!(
-                    "{NOTICE_COLUMNS} WHERE tenant_key || '' = $1 AND issued_on <= $2 AND household_id IN ({})
-                     ORDER BY household_id, seq",
-                    placeholders(3, household_ids.len())
-                ),
-                with_ids(args![tenant_key, issued_until], household_ids),
+                |list| {
+                    format!(
+                        "{NOTICE_COLUMNS} WHERE tenant_key || '' = $1 AND issued_on <= $2 AND household_id IN ({list})
+                     ORDER BY household_id, seq"
+                    )
+                },
+                args![tenant_key, issued_until],
+                household_ids,
             )
             .await?;
         self.notices_from_rows(tenant_key, &rows).await
     }
 
-    /// For these households of the tenant, as the caller's transaction (or the pool) sees them: the number of
-    /// each one's latest notice and whether it has a tax or change notice for `year`. Households
+    /// For these households of the tenant, as the caller's transaction (or the pool) sees
+    /// them: the number of each one's latest notice and whether it has a tax or change notice for `year`. Households
     /// without any notice are left out.
     pub async fn dogtax_notice_marks(
         &self,
@@ -186,20 +148,19 @@ impl Store {
         year: i32,
         household_ids: &[String],
     ) -> Result<HashMap<String, NoticeMarks>, StoreError> {
-        if household_ids.is_empty() {
-            return Ok(HashMap::new());
-        }
         let rows = self
-            .page_rows(
+            .rows_of_households(
                 tx,
-                format!(
-                    "SELECT household_id, MAX(seq) AS last,
+                |list| {
+                    format!(
+                        "SELECT household_id, MAX(seq) AS last,
                             CAST(MAX(CASE WHEN year = $2 AND kind <> 'fee' THEN 1 ELSE 0 END) AS BIGINT) AS assessed
-                     FROM dogtax_notices WHERE tenant_key || '' = $1 AND household_id IN ({})
-                     GROUP BY household_id",
-                    placeholders(3, household_ids.len())
-                ),
-                with_ids(args![tenant_key, i64::from(year)], household_ids),
+                     FROM dogtax_notices WHERE tenant_key || '' = $1 AND household_id IN ({list})
+                     GROUP BY household_id"
+                    )
+                },
+                args![tenant_key, i64::from(year)],
+                household_ids,
             )
             .await?;
         rows.iter()
@@ -226,7 +187,7 @@ impl Store {
     ) -> Result<Vec<Notice>, StoreError> {
         let limit = i64::try_from(limit.max(1)).unwrap_or(i64::MAX);
         let rows = self
-            .page_rows(
+            .dogtax_rows_dynamic(
                 None,
                 format!(
                     "{NOTICE_COLUMNS} WHERE tenant_key = $1 AND year = $2 AND kind = 'tax' AND case_id IS NULL AND id > $3
@@ -265,19 +226,18 @@ impl Store {
         due_on: &str,
         household_ids: &[String],
     ) -> Result<Vec<ExportedClaim>, StoreError> {
-        if household_ids.is_empty() {
-            return Ok(Vec::new());
-        }
         let rows = self
-            .page_rows(
+            .rows_of_households(
                 tx,
-                format!(
-                    "SELECT run, household_id, claim, kind FROM dogtax_export_items
-                     WHERE tenant_key || '' = $1 AND due_on = $2 AND household_id IN ({})
-                     ORDER BY run, household_id, claim",
-                    placeholders(3, household_ids.len())
-                ),
-                with_ids(args![tenant_key, due_on], household_ids),
+                |list| {
+                    format!(
+                        "SELECT run, household_id, claim, kind FROM dogtax_export_items
+                     WHERE tenant_key || '' = $1 AND due_on = $2 AND household_id IN ({list})
+                     ORDER BY run, household_id, claim"
+                    )
+                },
+                args![tenant_key, due_on],
+                household_ids,
             )
             .await?;
         rows.iter()
@@ -297,7 +257,7 @@ impl Store {
 mod tests {
     #[test]
     fn placeholders_number_on_from_the_first() {
-        assert_eq!(super::placeholders(3, 3), "$3, $4, $5");
-        assert_eq!(super::placeholders(2, 1), "$2");
+        assert_eq!(crate::db::placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(crate::db::placeholders(2, 1), "$2");
     }
 }

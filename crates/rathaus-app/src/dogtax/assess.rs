@@ -99,7 +99,8 @@ impl App {
         let mut report = AssessReport {
             year,
             issued_on: s.today,
-            households: self.store.dogtax_household_count(key).await?,
+            households: usize::try_from(self.store.dogtax_register_counts(key).await?.0)
+                .unwrap_or(usize::MAX),
             issued: 0,
             already_assessed: 0,
             without_dogs: 0,

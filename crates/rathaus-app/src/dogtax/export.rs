@@ -161,13 +161,6 @@ impl PendingFiles {
         })
     }
 
-    #[cfg(test)]
-    fn write(&mut self, path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-        let mut file = self.create(path)?;
-        file.write(bytes)?;
-        file.finish()
-    }
-
     /// Gives up a file that turned out to have nothing in it.
     fn discard(&mut self, path: &Path) {
         if let Some(i) = self.files.iter().position(|(_, p)| p == path) {
@@ -1001,6 +994,12 @@ mod tests {
         assert_eq!(german_amount(Decimal::new(1150, 2)), "11,50");
     }
 
+    fn write(files: &mut PendingFiles, path: &Path, bytes: &[u8]) -> Result<(), AppError> {
+        let mut file = files.create(path)?;
+        file.write(bytes)?;
+        file.finish()
+    }
+
     fn names(dir: &Path) -> Result<Vec<String>, std::io::Error> {
         let mut names = std::fs::read_dir(dir)?
             .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -1015,8 +1014,8 @@ mod tests {
         let dir = rathaus_store::testing::TempDir::new()?;
         let (xml, csv) = (dir.path().join("a.xml"), dir.path().join("b.csv"));
         let mut files = PendingFiles::default();
-        files.write(&xml, b"<Document/>")?;
-        files.write(&csv, b"x")?;
+        write(&mut files, &xml, b"<Document/>")?;
+        write(&mut files, &csv, b"x")?;
         assert_eq!(names(dir.path())?, ["a.xml.part", "b.csv.part"]);
         // The second rename fails (a directory took the name meanwhile): the first file loses
         // its name again and nothing that looks complete stays behind.
@@ -1027,7 +1026,7 @@ mod tests {
         assert!(csv.is_dir());
 
         let mut files = PendingFiles::default();
-        files.write(&xml, b"<Document/>")?;
+        write(&mut files, &xml, b"<Document/>")?;
         files.place()?;
         files.keep();
         assert_eq!(std::fs::read(&xml)?, b"<Document/>");
