@@ -32,6 +32,25 @@ pub(crate) struct Face {
     charmap: Charmap<'static>,
     metrics: GlyphMetrics<'static>,
     units_per_em: f32,
+    /// Glyph and advance (in em) of the characters German letters are made of, looked up once:
+    /// the font's tables are searched per character otherwise, a tenth of a notice's time.
+    common: Vec<Option<(skrifa::GlyphId, f32)>>,
+}
+
+/// The ranges held in [`Face::common`]: Latin up to Latin Extended-B, then general
+/// punctuation, super- and subscripts and currency signs (dashes, „quotes“, €).
+const COMMON: [std::ops::Range<u32>; 2] = [0..0x250, 0x2000..0x20C0];
+
+fn common_index(ch: char) -> Option<usize> {
+    let c = u32::from(ch);
+    let mut offset = 0;
+    for range in COMMON {
+        if range.contains(&c) {
+            return usize::try_from(c - range.start + offset).ok();
+        }
+        offset += range.end - range.start;
+    }
+    None
 }
 
 pub(crate) struct Faces {
@@ -83,24 +102,43 @@ impl Face {
                 .metrics(Size::unscaled(), LocationRef::default())
                 .units_per_em,
         );
-        Some(Face {
+        let mut face = Face {
             font,
             charmap: font_ref.charmap(),
             metrics: font_ref.glyph_metrics(Size::unscaled(), LocationRef::default()),
             units_per_em,
-        })
+            common: Vec::new(),
+        };
+        face.common = COMMON
+            .into_iter()
+            .flatten()
+            .map(|c| char::from_u32(c).and_then(|ch| face.look_up(ch)))
+            .collect();
+        Some(face)
+    }
+
+    /// The glyph (never .notdef) and its advance in em units.
+    fn look_up(&self, ch: char) -> Option<(skrifa::GlyphId, f32)> {
+        let glyph = self.charmap.map(ch).filter(|g| g.to_u32() != 0)?;
+        let advance = self.metrics.advance_width(glyph).unwrap_or(0.0) / self.units_per_em;
+        Some((glyph, advance))
+    }
+
+    fn glyph_and_advance(&self, ch: char) -> Option<(skrifa::GlyphId, f32)> {
+        match common_index(ch).and_then(|i| self.common.get(i)) {
+            Some(known) => *known,
+            None => self.look_up(ch),
+        }
     }
 
     fn glyph(&self, ch: char) -> Option<skrifa::GlyphId> {
-        self.charmap.map(ch).filter(|g| g.to_u32() != 0)
+        self.glyph_and_advance(ch).map(|(g, _)| g)
     }
 
     /// Advance of one character in em units; unmapped characters (already rejected by
     /// [`Faces::check`]) count as nothing.
     fn advance_em(&self, ch: char) -> f32 {
-        self.glyph(ch)
-            .and_then(|g| self.metrics.advance_width(g))
-            .map_or(0.0, |w| w / self.units_per_em)
+        self.glyph_and_advance(ch).map_or(0.0, |(_, a)| a)
     }
 
     pub(crate) fn width(&self, text: &str, size: f32) -> f32 {
@@ -112,10 +150,12 @@ impl Face {
     pub(crate) fn glyphs(&self, text: &str) -> Vec<KrillaGlyph> {
         text.char_indices()
             .map(|(i, ch)| {
-                let gid = self.glyph(ch).map_or(0, |g| g.to_u32());
+                let (gid, advance) = self
+                    .glyph_and_advance(ch)
+                    .map_or((0, 0.0), |(g, a)| (g.to_u32(), a));
                 KrillaGlyph::new(
                     GlyphId::new(gid),
-                    self.advance_em(ch),
+                    advance,
                     0.0,
                     0.0,
                     0.0,
@@ -223,6 +263,12 @@ mod tests {
         let cut = wrap(face, long, 10.0, 80.0);
         assert!(cut.len() > 1);
         assert_eq!(cut.concat(), long);
+
+        // The table of common characters says what the font's own tables say.
+        for ch in "aÄßé€„“–\u{1ea0}Ωж".chars() {
+            assert_eq!(face.glyph_and_advance(ch), face.look_up(ch), "{ch}");
+        }
+        assert_eq!(face.glyph_and_advance('\u{2001}'), face.look_up('\u{2001}'));
 
         assert_eq!(wrap(face, "a\n\nb", 10.0, 100.0), vec!["a ", " ", "b"]);
         let address = ["Frau".to_owned(), "Erika Muster".to_owned()];
