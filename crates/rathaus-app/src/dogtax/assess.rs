@@ -14,6 +14,7 @@ use rathaus_crypto::token::new_record_id;
 use rathaus_domain::dogtax::DogEntry;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::dogtax::{Household, NewNotice};
+use rathaus_store::dogtax_pages::{HouseholdCursor, NoticeMarks};
 use rust_decimal::Decimal;
 use time::Date;
 
@@ -64,6 +65,14 @@ pub struct AssessReport {
     pub interrupted: bool,
 }
 
+/// A page of the register read for assessing, with what its households already have.
+struct PageToAssess {
+    page: Vec<Household>,
+    next: Option<HouseholdCursor>,
+    marks: HashMap<String, NoticeMarks>,
+    dogs: HashMap<String, Vec<RegisterDog>>,
+}
+
 /// A notice computed for a household, before it is stored.
 struct Issued {
     household_id: String,
@@ -111,25 +120,44 @@ impl App {
         let actor_name = actor.audit_name();
         let object = format!("dogtax-assessment:{key}:{year}");
         progress.begin("notices", report.households);
-        let (mut cursor, mut seen) = (None, 0);
+        // The next page is read while the one at hand is stored: the reads go through the pool
+        // and concern other households, so the database works on both at once.
+        let mut fetched = self.read_assessment_page(key, year, None, batch).await?;
+        let mut seen = 0;
         loop {
             if progress.stopped() {
                 report.interrupted = true;
                 break;
             }
-            let (page, next) = self
-                .store
-                .dogtax_household_page(key, cursor.as_ref(), batch)
-                .await?;
+            let PageToAssess {
+                page,
+                next,
+                marks,
+                dogs,
+            } = fetched;
             seen += page.len();
-            let issued = self.assess_page(&s, year, page, &mut report).await?;
-            if !issued.is_empty() {
+            let issued = assess_page(&s, year, page, &marks, dogs, &mut report)?;
+            let store = async {
+                if issued.is_empty() {
+                    return Ok(());
+                }
                 self.store_page(&s, year, issued, &actor_name, &object, &mut report)
-                    .await?;
-            }
+                    .await
+            };
+            let read_next = async {
+                match &next {
+                    Some(cursor) => self
+                        .read_assessment_page(key, year, Some(cursor), batch)
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (stored, read) = tokio::join!(store, read_next);
+            stored?;
             progress.advance(seen);
-            match next {
-                Some(c) => cursor = Some(c),
+            match read? {
+                Some(page) => fetched = page,
                 None => break,
             }
         }
@@ -178,15 +206,16 @@ impl App {
         usize::try_from(self.config.bulk_batch).unwrap_or(1).max(1)
     }
 
-    /// Computes the notices of one page of households, leaving out those assessed already.
-    async fn assess_page(
+    /// A page of the register with what assessing it needs: its households' notice marks for
+    /// the year and the dogs of those not assessed yet.
+    async fn read_assessment_page(
         &self,
-        s: &Setting,
+        key: &str,
         year: i32,
-        page: Vec<Household>,
-        report: &mut AssessReport,
-    ) -> Result<Vec<Issued>, AppError> {
-        let key = s.tenant.key.as_str();
+        cursor: Option<&HouseholdCursor>,
+        batch: usize,
+    ) -> Result<PageToAssess, AppError> {
+        let (page, next) = self.store.dogtax_household_page(key, cursor, batch).await?;
         let ids: Vec<String> = page.iter().map(|h| h.id.clone()).collect();
         let marks = self
             .store
@@ -201,89 +230,108 @@ impl App {
             let d = RegisterDog::read(d)?;
             dogs.entry(d.row.household_id.clone()).or_default().push(d);
         }
-        let statute = s.history.valid_on(first_of_year(year));
-        let mut issued = Vec::new();
-        for h in page {
-            if marks.get(&h.id).is_some_and(|m| m.assessed) {
-                report.already_assessed += 1;
-                continue;
-            }
-            let kept: Vec<&RegisterDog> = dogs
-                .get(&h.id)
-                .map(|list| list.iter().filter(|d| d.kept_in(year)).collect())
-                .unwrap_or_default();
-            if kept.is_empty() {
-                report.without_dogs += 1;
-                continue;
-            }
-            let entries: Vec<DogEntry> = kept
-                .iter()
-                .map(|d| d.facts.entry())
-                .collect::<Result<_, _>>()?;
-            let tax = year_tax(&s.history, &entries, year).map_err(|errors| {
-                AppError::BadInput(format!(
-                    "household {}: {}",
-                    h.kassenzeichen,
-                    errors
-                        .iter()
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ))
-            })?;
-            let plan = payment_plan(Decimal::ZERO, &tax.schedule, s.today);
-            let holder: HolderFacts =
-                serde_json::from_value(h.holder).map_err(|e| AppError::Internal(e.to_string()))?;
-            let payment: PaymentFacts =
-                serde_json::from_value(h.payment).map_err(|e| AppError::Internal(e.to_string()))?;
-            let content = NoticeContent {
-                kind: NoticeKind::Tax,
-                year,
-                issued_on: s.today.to_string(),
-                issued_at_ms: super::unix_ms(s.now),
-                case_reference: None,
-                kassenzeichen: h.kassenzeichen,
-                authority: s.authority.clone(),
-                holder,
-                statute_valid_from: statute.map(|st| st.valid_from().to_string()),
-                dogs: notice_dogs(
-                    tax.assessment.as_ref(),
-                    statute,
-                    &kept.iter().map(|d| d.row.tag.clone()).collect::<Vec<_>>(),
-                    &kept
-                        .iter()
-                        .map(|d| d.facts.kept_until.clone())
-                        .collect::<Vec<_>>(),
-                    &kept
-                        .iter()
-                        .map(|d| d.facts.dangerous.is_some())
-                        .collect::<Vec<_>>(),
-                    &kept
-                        .iter()
-                        .map(|d| (d.facts.exemption.clone(), d.facts.reduction.clone()))
-                        .collect::<Vec<_>>(),
-                ),
-                schedule: tax.schedule.iter().map(Due::from_installment).collect(),
-                installments: plan
-                    .installments
-                    .iter()
-                    .map(Due::from_installment)
-                    .collect(),
-                total: tax.total(),
-                previous_total: None,
-                refund: plan.refund,
-                payment,
-                ending: None,
-                fee: None,
-            };
-            issued.push(Issued {
-                household_id: h.id,
-                content,
-            });
-        }
-        Ok(issued)
+        Ok(PageToAssess {
+            page,
+            next,
+            marks,
+            dogs,
+        })
     }
+}
 
+/// Computes the notices of one page of households, leaving out those assessed already.
+fn assess_page(
+    s: &Setting,
+    year: i32,
+    page: Vec<Household>,
+    marks: &HashMap<String, NoticeMarks>,
+    dogs: HashMap<String, Vec<RegisterDog>>,
+    report: &mut AssessReport,
+) -> Result<Vec<Issued>, AppError> {
+    let statute = s.history.valid_on(first_of_year(year));
+    let mut issued = Vec::new();
+    for h in page {
+        if marks.get(&h.id).is_some_and(|m| m.assessed) {
+            report.already_assessed += 1;
+            continue;
+        }
+        let kept: Vec<&RegisterDog> = dogs
+            .get(&h.id)
+            .map(|list| list.iter().filter(|d| d.kept_in(year)).collect())
+            .unwrap_or_default();
+        if kept.is_empty() {
+            report.without_dogs += 1;
+            continue;
+        }
+        let entries: Vec<DogEntry> = kept
+            .iter()
+            .map(|d| d.facts.entry())
+            .collect::<Result<_, _>>()?;
+        let tax = year_tax(&s.history, &entries, year).map_err(|errors| {
+            AppError::BadInput(format!(
+                "household {}: {}",
+                h.kassenzeichen,
+                errors
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
+        })?;
+        let plan = payment_plan(Decimal::ZERO, &tax.schedule, s.today);
+        let holder: HolderFacts =
+            serde_json::from_value(h.holder).map_err(|e| AppError::Internal(e.to_string()))?;
+        let payment: PaymentFacts =
+            serde_json::from_value(h.payment).map_err(|e| AppError::Internal(e.to_string()))?;
+        let content = NoticeContent {
+            kind: NoticeKind::Tax,
+            year,
+            issued_on: s.today.to_string(),
+            issued_at_ms: super::unix_ms(s.now),
+            case_reference: None,
+            kassenzeichen: h.kassenzeichen,
+            authority: s.authority.clone(),
+            holder,
+            statute_valid_from: statute.map(|st| st.valid_from().to_string()),
+            dogs: notice_dogs(
+                tax.assessment.as_ref(),
+                statute,
+                &kept.iter().map(|d| d.row.tag.clone()).collect::<Vec<_>>(),
+                &kept
+                    .iter()
+                    .map(|d| d.facts.kept_until.clone())
+                    .collect::<Vec<_>>(),
+                &kept
+                    .iter()
+                    .map(|d| d.facts.dangerous.is_some())
+                    .collect::<Vec<_>>(),
+                &kept
+                    .iter()
+                    .map(|d| (d.facts.exemption.clone(), d.facts.reduction.clone()))
+                    .collect::<Vec<_>>(),
+            ),
+            schedule: tax.schedule.iter().map(Due::from_installment).collect(),
+            installments: plan
+                .installments
+                .iter()
+                .map(Due::from_installment)
+                .collect(),
+            total: tax.total(),
+            previous_total: None,
+            refund: plan.refund,
+            payment,
+            ending: None,
+            fee: None,
+        };
+        issued.push(Issued {
+            household_id: h.id,
+            content,
+        });
+    }
+    Ok(issued)
+}
+
+impl App {
     /// Stores one page's notices and its audit entry in one transaction. The page is checked
     /// again inside it: a notice another run stored meanwhile is not issued twice.
     async fn store_page(

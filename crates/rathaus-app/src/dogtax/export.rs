@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use rathaus_domain::localtime::to_berlin;
 use rathaus_domain::sepa::{CreditorId, Iban, IbanError, Mandate};
 use rathaus_store::audit::{NewAuditEntry, append};
-use rathaus_store::dogtax_export::{ExportFiles, NewExportRun};
+use rathaus_store::dogtax::{Household, Notice};
+use rathaus_store::dogtax_export::{ExportFiles, ExportedClaim, NewExportRun};
+use rathaus_store::dogtax_pages::HouseholdCursor;
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 
@@ -386,6 +388,15 @@ pub fn validate_pain008_shape(xml_text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A page of the register read for the export, with the page's notices and what earlier runs
+/// exported of it for the due date.
+struct PageToExport {
+    page: Vec<Household>,
+    next: Option<HouseholdCursor>,
+    notices: Vec<Notice>,
+    exported: Vec<ExportedClaim>,
+}
+
 impl App {
     /// Writes the export for `due` into `out` and records it in the export ledger.
     ///
@@ -520,21 +531,16 @@ impl App {
             again,
         };
         let mut run_recorded = false;
-        let (mut cursor, mut exported_here) = (None, Vec::new());
+        let mut exported_here = Vec::new();
+        // The next page is read while the one at hand is written to the ledger.
+        let mut fetched = self.read_export_page(key, &due_text, None).await?;
         loop {
-            let (page, next) = self
-                .store
-                .dogtax_household_page(key, cursor.as_ref(), self.bulk_batch())
-                .await?;
-            let ids: Vec<String> = page.iter().map(|h| h.id.clone()).collect();
-            let notices = self.store.dogtax_notices_of(key, &ids, &due_text).await?;
-            // Committed by earlier runs: the lock keeps other exports of the tenant out, and this
-            // run's own entries are for pages before this one. (Read in the transaction, a
-            // ledger growing inside it would be planned as the empty table it was at its start.)
-            let exported = self
-                .store
-                .dogtax_exported_claims_of(None, key, &due_text, &ids)
-                .await?;
+            let PageToExport {
+                page,
+                next,
+                notices,
+                exported,
+            } = fetched;
             let exported_as: HashMap<(&str, &str), &str> = exported
                 .iter()
                 .map(|e| ((e.household_id.as_str(), e.claim.as_str()), e.kind.as_str()))
@@ -579,7 +585,10 @@ impl App {
                     }
                 }
             }
-            if !exported_here.is_empty() {
+            let record = async {
+                if exported_here.is_empty() {
+                    return Ok(());
+                }
                 if !run_recorded {
                     self.store
                         .insert_dogtax_export_run(&mut tx, &new_run)
@@ -592,10 +601,21 @@ impl App {
                     .collect();
                 self.store
                     .insert_dogtax_export_items(&mut tx, key, &due_text, run, &items)
-                    .await?;
-            }
-            match next {
-                Some(c) => cursor = Some(c),
+                    .await
+            };
+            let read_next = async {
+                match &next {
+                    Some(cursor) => self
+                        .read_export_page(key, &due_text, Some(cursor))
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (recorded, read) = tokio::join!(record, read_next);
+            recorded?;
+            match read? {
+                Some(page) => fetched = page,
                 None => break,
             }
         }
@@ -744,11 +764,40 @@ impl Drop for Scratch {
     }
 }
 
+impl App {
+    async fn read_export_page(
+        &self,
+        key: &str,
+        due_text: &str,
+        cursor: Option<&HouseholdCursor>,
+    ) -> Result<PageToExport, AppError> {
+        let (page, next) = self
+            .store
+            .dogtax_household_page(key, cursor, self.bulk_batch())
+            .await?;
+        let ids: Vec<String> = page.iter().map(|h| h.id.clone()).collect();
+        let notices = self.store.dogtax_notices_of(key, &ids, due_text).await?;
+        // Committed by earlier runs: the lock keeps other exports of the tenant out, and this
+        // run's own entries are for pages before this one. (Read in the transaction, a ledger
+        // growing inside it would be planned as the empty table it was at its start.)
+        let exported = self
+            .store
+            .dogtax_exported_claims_of(None, key, due_text, &ids)
+            .await?;
+        Ok(PageToExport {
+            page,
+            next,
+            notices,
+            exported,
+        })
+    }
+}
+
 /// Every amount due on `due_text` from a page of households, in register order; `notices` are
 /// theirs, issued on or before the due date, by household in the order of issue.
 fn claims_of(
-    households: Vec<rathaus_store::dogtax::Household>,
-    notices: Vec<rathaus_store::dogtax::Notice>,
+    households: Vec<Household>,
+    notices: Vec<Notice>,
     due_text: &str,
 ) -> Result<Vec<Claim>, AppError> {
     let mut by_household: HashMap<String, Vec<NoticeContent>> = HashMap::new();
