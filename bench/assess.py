@@ -15,7 +15,8 @@ The register is generated (deterministically) and taken over with `rathaus dogta
 dogs a household, some dangerous, exempt or reduced, 60 % paying by direct debit. The demo is
 seeded first (`rathaus demo`, stopped once it listens), so the statutes and the municipality's bank
 details are there. Set RATHAUS_DATABASE_URL to measure on PostgreSQL instead of SQLite.
-Prints one line per step: wall time and peak RSS of the process.
+Prints one line per step: wall time, peak RSS and CPU time (user + kernel) of the process; CPU
+time above wall time means the step used more than one core.
 """
 import json
 import os
@@ -72,7 +73,9 @@ def run(env, args, label):
     elapsed = time.perf_counter() - t0
     if status != 0:
         raise SystemExit(f"{label} failed ({status}): {out}")
-    print(f"{label:<40} {elapsed:7.2f} s   peak RSS {usage.ru_maxrss / 1024:6.0f} MiB   | {out.strip().splitlines()[0]}")
+    cpu = usage.ru_utime + usage.ru_stime
+    print(f"{label:<40} {elapsed:7.2f} s   peak RSS {usage.ru_maxrss / 1024:6.0f} MiB   "
+          f"CPU {cpu:6.1f} s ({usage.ru_stime:5.1f} s kernel)   | {out.strip().splitlines()[0]}")
     return elapsed
 
 

@@ -73,6 +73,15 @@ struct PageToAssess {
     dogs: HashMap<String, Vec<RegisterDog>>,
 }
 
+/// A page of the register assessed, its notices not stored yet.
+struct AssessedPage {
+    households: usize,
+    next: Option<HouseholdCursor>,
+    issued: Vec<Issued>,
+    already_assessed: usize,
+    without_dogs: usize,
+}
+
 /// A notice computed for a household, before it is stored.
 struct Issued {
     household_id: String,
@@ -120,23 +129,27 @@ impl App {
         let actor_name = actor.audit_name();
         let object = format!("dogtax-assessment:{key}:{year}");
         progress.begin("notices", report.households);
-        // The next page is read while the one at hand is stored: the reads go through the pool
-        // and concern other households, so the database works on both at once.
-        let mut fetched = self.read_assessment_page(key, year, None, batch).await?;
+        // The next page is read and computed while the one at hand is stored: the reads go
+        // through the pool and concern other households, so the database and the process work
+        // at the same time.
+        let first = self.read_assessment_page(key, year, None, batch).await?;
+        let mut prepared = assess_page(&s, year, first)?;
         let mut seen = 0;
         loop {
             if progress.stopped() {
                 report.interrupted = true;
                 break;
             }
-            let PageToAssess {
-                page,
+            let AssessedPage {
+                households,
                 next,
-                marks,
-                dogs,
-            } = fetched;
-            seen += page.len();
-            let issued = assess_page(&s, year, page, &marks, dogs, &mut report)?;
+                issued,
+                already_assessed,
+                without_dogs,
+            } = prepared;
+            seen += households;
+            report.already_assessed += already_assessed;
+            report.without_dogs += without_dogs;
             let store = async {
                 if issued.is_empty() {
                     return Ok(());
@@ -144,20 +157,20 @@ impl App {
                 self.store_page(&s, year, issued, &actor_name, &object, &mut report)
                     .await
             };
-            let read_next = async {
-                match &next {
-                    Some(cursor) => self
-                        .read_assessment_page(key, year, Some(cursor), batch)
-                        .await
-                        .map(Some),
-                    None => Ok(None),
-                }
+            let prepare_next = async {
+                let Some(cursor) = &next else {
+                    return Ok(None);
+                };
+                let page = self
+                    .read_assessment_page(key, year, Some(cursor), batch)
+                    .await?;
+                assess_page(&s, year, page).map(Some)
             };
-            let (stored, read) = tokio::join!(store, read_next);
+            let (stored, ahead) = tokio::join!(store, prepare_next);
             stored?;
             progress.advance(seen);
-            match read? {
-                Some(page) => fetched = page,
+            match ahead? {
+                Some(page) => prepared = page,
                 None => break,
             }
         }
@@ -240,19 +253,24 @@ impl App {
 }
 
 /// Computes the notices of one page of households, leaving out those assessed already.
-fn assess_page(
-    s: &Setting,
-    year: i32,
-    page: Vec<Household>,
-    marks: &HashMap<String, NoticeMarks>,
-    dogs: HashMap<String, Vec<RegisterDog>>,
-    report: &mut AssessReport,
-) -> Result<Vec<Issued>, AppError> {
+fn assess_page(s: &Setting, year: i32, read: PageToAssess) -> Result<AssessedPage, AppError> {
+    let PageToAssess {
+        page,
+        next,
+        marks,
+        dogs,
+    } = read;
+    let mut done = AssessedPage {
+        households: page.len(),
+        next,
+        issued: Vec::new(),
+        already_assessed: 0,
+        without_dogs: 0,
+    };
     let statute = s.history.valid_on(first_of_year(year));
-    let mut issued = Vec::new();
     for h in page {
         if marks.get(&h.id).is_some_and(|m| m.assessed) {
-            report.already_assessed += 1;
+            done.already_assessed += 1;
             continue;
         }
         let kept: Vec<&RegisterDog> = dogs
@@ -260,7 +278,7 @@ fn assess_page(
             .map(|list| list.iter().filter(|d| d.kept_in(year)).collect())
             .unwrap_or_default();
         if kept.is_empty() {
-            report.without_dogs += 1;
+            done.without_dogs += 1;
             continue;
         }
         let entries: Vec<DogEntry> = kept
@@ -323,12 +341,12 @@ fn assess_page(
             ending: None,
             fee: None,
         };
-        issued.push(Issued {
+        done.issued.push(Issued {
             household_id: h.id,
             content,
         });
     }
-    Ok(issued)
+    Ok(done)
 }
 
 impl App {
