@@ -115,23 +115,29 @@ impl Store {
     }
 
     /// The notices of these households of the tenant issued on or before `issued_until`
-    /// (YYYY-MM-DD), by household in the order of issue.
+    /// (YYYY-MM-DD) that are for `since_year` or later or were issued on or after
+    /// `issued_since`, by household in the order of issue. (What falls due on a day comes from
+    /// the notices of its year and the year before, or from a notice issued shortly before; the
+    /// window keeps a treasury export from reading every year of a municipality's history.)
     pub async fn dogtax_notices_of(
         &self,
         tenant_key: &str,
         household_ids: &[String],
         issued_until: &str,
+        since_year: i32,
+        issued_since: &str,
     ) -> Result<Vec<Notice>, StoreError> {
         let rows = self
             .rows_of_households(
                 None,
                 |list| {
                     format!(
-                        "{NOTICE_COLUMNS} WHERE tenant_key || '' = $1 AND issued_on <= $2 AND household_id IN ({list})
-                     ORDER BY household_id, seq"
+                        "{NOTICE_COLUMNS} WHERE tenant_key || '' = $1 AND issued_on <= $2
+                         AND (year >= $3 OR issued_on >= $4) AND household_id IN ({list})
+                         ORDER BY household_id, seq"
                     )
                 },
-                args![tenant_key, issued_until],
+                args![tenant_key, issued_until, i64::from(since_year), issued_since],
                 household_ids,
             )
             .await?;

@@ -1084,7 +1084,7 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
     as_b!(probe, "dogtax_dogs_of",
         s.dogtax_dogs_of(B, &a_households).await, Ok(ref v) if v.is_empty());
     as_b!(probe, "dogtax_notices_of",
-        s.dogtax_notices_of(B, &a_households, "9999-12-31").await, Ok(ref v) if v.is_empty());
+        s.dogtax_notices_of(B, &a_households, "9999-12-31", 0, "0000-01-01").await, Ok(ref v) if v.is_empty());
     as_b!(probe, "dogtax_notice_marks",
         s.dogtax_notice_marks(None, B, 2026, &a_households).await, Ok(ref v) if v.is_empty());
     as_b!(probe, "dogtax_annual_notice_page",

@@ -533,7 +533,7 @@ impl App {
         let mut run_recorded = false;
         let mut exported_here = Vec::new();
         // The next page is read while the one at hand is written to the ledger.
-        let mut fetched = self.read_export_page(key, &due_text, None).await?;
+        let mut fetched = self.read_export_page(key, due, None).await?;
         loop {
             let PageToExport {
                 page,
@@ -606,7 +606,7 @@ impl App {
             let read_next = async {
                 match &next {
                     Some(cursor) => self
-                        .read_export_page(key, &due_text, Some(cursor))
+                        .read_export_page(key, due, Some(cursor))
                         .await
                         .map(Some),
                     None => Ok(None),
@@ -768,21 +768,31 @@ impl App {
     async fn read_export_page(
         &self,
         key: &str,
-        due_text: &str,
+        due: Date,
         cursor: Option<&HouseholdCursor>,
     ) -> Result<PageToExport, AppError> {
+        let due_text = due.to_string();
         let (page, next) = self
             .store
             .dogtax_household_page(key, cursor, self.bulk_batch())
             .await?;
         let ids: Vec<String> = page.iter().map(|h| h.id.clone()).collect();
-        let notices = self.store.dogtax_notices_of(key, &ids, due_text).await?;
+        // A year's installments fall due in it or early the next year; a later notice's
+        // arrears a month after its issue (see `payment_plan`). A year of margin for both.
+        let issued_since = due
+            .replace_year(due.year() - 1)
+            .unwrap_or_else(|_| due - time::Duration::days(366))
+            .to_string();
+        let notices = self
+            .store
+            .dogtax_notices_of(key, &ids, &due_text, due.year() - 1, &issued_since)
+            .await?;
         // Committed by earlier runs: the lock keeps other exports of the tenant out, and this
         // run's own entries are for pages before this one. (Read in the transaction, a ledger
         // growing inside it would be planned as the empty table it was at its start.)
         let exported = self
             .store
-            .dogtax_exported_claims_of(None, key, due_text, &ids)
+            .dogtax_exported_claims_of(None, key, &due_text, &ids)
             .await?;
         Ok(PageToExport {
             page,
