@@ -69,6 +69,14 @@ pub struct Config {
     pub bulk_batch: u32,
     /// ClamAV's daemon, which scans every upload before it is accepted.
     pub clamd_url: Option<crate::clamd::ClamdUrl>,
+    /// The key that signs the audit log's checkpoints (see `audit_checkpoints`).
+    pub audit_key_file: PathBuf,
+    /// Whether the key file was named explicitly (then it is never generated).
+    pub audit_key_file_explicit: bool,
+    /// Where the server writes a signed checkpoint of the audit log's head; none: it does not.
+    pub audit_checkpoint_dir: Option<PathBuf>,
+    /// Minutes between the server's checkpoints (one is written only when the log has grown).
+    pub audit_checkpoint_minutes: u32,
     /// Cost of new password hashes; only test installations lower it (not a setting).
     pub password_cost: rathaus_crypto::password::HashCost,
 }
@@ -174,6 +182,9 @@ struct FileConfig {
     submissions_in_flight: Option<u32>,
     bulk_batch: Option<u32>,
     clamd_url: Option<String>,
+    audit_key_file: Option<PathBuf>,
+    audit_checkpoint_dir: Option<PathBuf>,
+    audit_checkpoint_minutes: Option<u32>,
 }
 
 /// Every setting with its environment variable, default and meaning, for `--help` and the README.
@@ -315,7 +326,28 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "none",
         "ClamAV daemon that scans every upload: tcp://host:port or unix:///path/to/clamd.ctl",
     ),
+    (
+        "audit_key_file",
+        "audit-signing.key beside the master key",
+        "the ECDSA P-256 key that signs the audit log's checkpoints; generated on first use only at the default place",
+    ),
+    (
+        "audit_checkpoint_dir",
+        "none",
+        "directory, outside the data directory, where the server writes a signed checkpoint of the audit log's head",
+    ),
+    (
+        "audit_checkpoint_minutes",
+        "60",
+        "minutes between the server's checkpoints (written only when the log has grown)",
+    ),
 ];
+
+/// A file in the directory of `file`.
+fn beside(file: &Path, name: &str) -> PathBuf {
+    file.parent()
+        .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
+}
 
 fn env_name(key: &str) -> String {
     format!("RATHAUS_{}", key.to_ascii_uppercase())
@@ -543,16 +575,34 @@ impl Config {
                     .map_err(|e| AppError::BadInput(format!("{}: {e}", env_name("clamd_url"))))
             })
             .transpose()?;
+        let explicit_audit_key = var("audit_key_file")
+            .map(PathBuf::from)
+            .or(file_cfg.audit_key_file);
+        let audit_checkpoint_dir = var("audit_checkpoint_dir")
+            .map(PathBuf::from)
+            .or(file_cfg.audit_checkpoint_dir);
+        let audit_checkpoint_minutes = match var("audit_checkpoint_minutes") {
+            Some(v) => parse_num("audit_checkpoint_minutes", &v)?,
+            None => file_cfg.audit_checkpoint_minutes.unwrap_or(60),
+        };
+        at_least_one("audit_checkpoint_minutes", audit_checkpoint_minutes)?;
         let public_url = var("public_url")
             .or(file_cfg.public_url)
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
+        let master_key_file = explicit_key
+            .clone()
+            .unwrap_or_else(|| data_dir.join("master.key"));
         Ok(Config {
             password_cost: rathaus_crypto::password::HashCost::Standard,
-            master_key_file: explicit_key
+            audit_key_file: explicit_audit_key
                 .clone()
-                .unwrap_or_else(|| data_dir.join("master.key")),
+                .unwrap_or_else(|| beside(&master_key_file, "audit-signing.key")),
+            audit_key_file_explicit: explicit_audit_key.is_some(),
+            audit_checkpoint_dir,
+            audit_checkpoint_minutes,
+            master_key_file,
             master_key_file_explicit: explicit_key.is_some(),
             data_dir,
             database_url,
@@ -598,6 +648,10 @@ impl Config {
             ops_listen: None,
             master_key_file: dir.join("master.key"),
             master_key_file_explicit: false,
+            audit_key_file: dir.join("audit-signing.key"),
+            audit_key_file_explicit: false,
+            audit_checkpoint_dir: None,
+            audit_checkpoint_minutes: 60,
             log_format: LogFormat::Text,
             log_level: "warn".into(),
             public_url: "http://127.0.0.1:8080".into(),

@@ -83,6 +83,12 @@ fn load_or_create_master_key(
 
 /// Writes a key file that did not exist before (never overwrites), readable by the owner only.
 pub fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), AppError> {
+    write_new_secret_file(path, &key.to_file_contents(), "master key file")
+}
+
+/// Writes a file that did not exist before (never overwrites), readable by the owner only, and
+/// makes it durable.
+pub(crate) fn write_new_secret_file(path: &Path, contents: &str, what: &str) -> Result<(), AppError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -90,20 +96,12 @@ pub fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), AppError> 
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(|e| {
-        AppError::Key(format!(
-            "cannot create the master key file {}: {e}",
-            path.display()
-        ))
-    })?;
-    file.write_all(key.to_file_contents().as_bytes())
+    let mut file = options
+        .open(path)
+        .map_err(|e| AppError::Key(format!("cannot create the {what} {}: {e}", path.display())))?;
+    file.write_all(contents.as_bytes())
         .and_then(|_| file.sync_all())
-        .map_err(|e| {
-            AppError::Key(format!(
-                "cannot write the master key file {}: {e}",
-                path.display()
-            ))
-        })
+        .map_err(|e| AppError::Key(format!("cannot write the {what} {}: {e}", path.display())))
 }
 
 /// Opens the installation described by `config`: connects, checks the master key, migrates.

@@ -3,6 +3,7 @@
 //! An [`App`] bundles the store with the injected clock and randomness. Every use case that
 //! changes state writes its audit entry in the same transaction as the change.
 
+pub mod audit_checkpoints;
 pub mod citizen;
 pub mod clamd;
 pub mod clock;

@@ -10,6 +10,7 @@
 //! - [`password`]: rules for staff passwords and Argon2id hashing; [`totp`]: the second factor.
 
 pub mod audit;
+pub mod checkpoint;
 pub mod envelope;
 pub mod password;
 pub mod random;

@@ -160,6 +160,28 @@ impl Store {
         })
     }
 
+    /// The chain's head as recorded (sequence number and hash of the newest entry); sequence
+    /// number 0 and the genesis hash while the log is empty.
+    pub async fn audit_head(&self) -> Result<(i64, Vec<u8>), StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional("SELECT seq, hash FROM audit_head WHERE id = 1", vec![])
+            .await?;
+        match row {
+            Some(r) => Ok((r.i64("seq")?, r.bytes("hash")?)),
+            None => Ok((0, rathaus_crypto::audit::GENESIS.to_vec())),
+        }
+    }
+
+    /// The stored hash of entry `seq`, if the log holds it.
+    pub async fn audit_entry_hash(&self, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = self
+            .pool()
+            .fetch_optional("SELECT hash FROM audit_log WHERE seq = $1", args![seq])
+            .await?;
+        row.map(|r| r.bytes("hash")).transpose()
+    }
+
     /// The newest entries about the given tenants (an Amt's auditor: the Amt and its members),
     /// optionally about one object, newest first. No tenants, no entries.
     pub async fn audit_entries(

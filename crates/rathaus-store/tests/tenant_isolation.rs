@@ -1312,6 +1312,8 @@ const NOT_ADDRESSING_ANOTHER_TENANTS_RECORDS: &[&str] = &[
     // The whole installation, on purpose and by name: the operator's views and housekeeping.
     "installation_audit_entries",
     "verify_audit",
+    "audit_head",
+    "audit_entry_hash",
     "list_all_staff",
     "claim_due",
     "outbox_counts",

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use rathaus_app::audit_checkpoints::CheckpointWritten;
 use rathaus_app::installation::{self, Schema};
 use rathaus_app::tenants::TenantFilter;
 use rathaus_app::{Actor, App, AppError, Config, SystemClock};
@@ -178,7 +179,20 @@ enum ServiceCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Recompute the hash chain; exit 0 when intact, 3 naming the first broken entry otherwise.
-    Verify,
+    /// With --checkpoints, also check that the log still holds every signed checkpoint's head:
+    /// exit 3 naming each checkpoint the log was cut short or rewritten behind.
+    Verify {
+        /// Directory of checkpoints written by `rathaus audit checkpoint` or the server.
+        #[arg(long, value_name = "DIR")]
+        checkpoints: Option<PathBuf>,
+    },
+    /// Verify the hash chain and write a checkpoint of its head, signed with the audit signing
+    /// key (ECDSA P-256, generated beside the master key on first use), into DIR. Keep DIR apart
+    /// from the data: another machine, write-once storage.
+    Checkpoint {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -257,19 +271,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, AppError> {
         }
         Command::Tenant(cmd) => tenant(cmd, open(config, Schema::Migrate).await?).await,
         Command::Service(cmd) => service(cmd, open(config, Schema::Migrate).await?).await,
-        Command::Audit(AuditCommand::Verify) => {
-            let app = open(config, Schema::RequireCurrent).await?;
-            match app.verify_audit().await? {
-                AuditVerdict::Intact { entries } => {
-                    println!("audit log intact: {entries} entries verified");
-                    Ok(ExitCode::SUCCESS)
-                }
-                AuditVerdict::Broken(b) => {
-                    println!("audit log BROKEN at entry {}: {}", b.seq, b.reason);
-                    Ok(ExitCode::from(3))
-                }
-            }
-        }
+        Command::Audit(cmd) => audit(cmd, open(config, Schema::RequireCurrent).await?).await,
         Command::User(cmd) => user(cmd, open(config, Schema::Migrate).await?).await,
         Command::Dogtax(cmd) => dogtax(cmd, open(config, Schema::Migrate).await?).await,
         Command::Keys(KeysCommand::RotateMaster) => {
@@ -654,6 +656,11 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
     rathaus_app::mail::describe_metrics();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mail = rathaus_app::mail::spawn_worker(&app, stop_rx.clone())?;
+    let checkpoints = app
+        .config
+        .audit_checkpoint_dir
+        .clone()
+        .map(|dir| tokio::spawn(audit_checkpoints(app.clone(), dir, stop_rx.clone())));
     let housekeeping = tokio::spawn(housekeeping(app.clone(), stop_rx));
     // One signal stops both listeners.
     let (signal_tx, signal_rx) = tokio::sync::watch::channel(false);
@@ -683,9 +690,102 @@ async fn serve(app: App, banner: Option<String>) -> Result<ExitCode, AppError> {
         let _ = tokio::time::timeout(grace, h).await;
     }
     let _ = tokio::time::timeout(grace, housekeeping).await;
+    if let Some(c) = checkpoints {
+        let _ = tokio::time::timeout(grace, c).await;
+    }
     app.store.close().await;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+async fn audit(cmd: AuditCommand, app: App) -> Result<ExitCode, AppError> {
+    match cmd {
+        AuditCommand::Verify { checkpoints } => {
+            let entries = match app.verify_audit().await? {
+                AuditVerdict::Intact { entries } => entries,
+                AuditVerdict::Broken(b) => {
+                    println!("audit log BROKEN at entry {}: {}", b.seq, b.reason);
+                    return Ok(ExitCode::from(3));
+                }
+            };
+            let Some(dir) = checkpoints else {
+                println!("audit log intact: {entries} entries verified");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let report = app.check_audit_checkpoints(&dir).await?;
+            if !report.problems.is_empty() {
+                for problem in &report.problems {
+                    println!("audit log BROKEN against checkpoint {problem}");
+                }
+                return Ok(ExitCode::from(3));
+            }
+            let newest = report.newest.map_or_else(String::new, |(seq, at_ms)| {
+                format!(
+                    " (the newest of entry {seq}, {})",
+                    rathaus_domain::localtime::format_berlin(
+                        rathaus_domain::localtime::from_unix_ms(at_ms)
+                    )
+                )
+            });
+            println!(
+                "audit log intact: {entries} entries verified, {} checkpoints held{newest}",
+                report.matched
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Checkpoint { out } => match app.write_audit_checkpoint(&out).await? {
+            CheckpointWritten::Written {
+                seq,
+                path,
+                key_created,
+            } => {
+                if let Some(key) = key_created {
+                    println!(
+                        "audit signing key generated: {} (keep a copy apart from the data)",
+                        key.display()
+                    );
+                }
+                println!("checkpoint of entry {seq} written: {}", path.display());
+                Ok(ExitCode::SUCCESS)
+            }
+            CheckpointWritten::ChainBroken(b) => {
+                println!(
+                    "audit log BROKEN at entry {}: {}; no checkpoint written",
+                    b.seq, b.reason
+                );
+                Ok(ExitCode::from(3))
+            }
+        },
+    }
+}
+
+/// Writes a signed checkpoint of the audit log's head every `audit_checkpoint_minutes` into
+/// `audit_checkpoint_dir`, when the log has grown since the last one.
+async fn audit_checkpoints(app: App, dir: PathBuf, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let every = Duration::from_secs(u64::from(app.config.audit_checkpoint_minutes.max(1)) * 60);
+    let mut last: Option<i64> = None;
+    loop {
+        match app.store.audit_head().await {
+            Ok((seq, _)) if last == Some(seq) => {}
+            Ok(_) => match app.write_audit_checkpoint(&dir).await {
+                Ok(CheckpointWritten::Written { seq, path, .. }) => {
+                    last = Some(seq);
+                    tracing::info!(entry = seq, file = %path.display(), "audit checkpoint written");
+                }
+                Ok(CheckpointWritten::ChainBroken(b)) => tracing::error!(
+                    entry = b.seq,
+                    reason = %b.reason,
+                    "the audit log is broken; no checkpoint written"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not write an audit checkpoint"),
+            },
+            Err(e) => tracing::warn!(error = %e, "could not read the audit log's head"),
+        }
+        tokio::select! {
+            _ = stop.changed() => break,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
 }
 
 async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, AppError> {

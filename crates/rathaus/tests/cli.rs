@@ -224,6 +224,130 @@ fn audit_verify_detects_a_row_edited_with_sqlite3() {
     );
 }
 
+/// The chain alone cannot tell a log cut short whose head was set to match; a signed checkpoint
+/// of the head, kept outside the database, can.
+#[test]
+fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
+    let inst = Installation::sqlite();
+    let gv = repo_root().join("refdata/gv-brandenburg.csv");
+    assert!(
+        inst.run(&["tenant", "import-gv", gv.to_str().unwrap()])
+            .status
+            .success()
+    );
+    for ags in ["12060181", "12069020", "12069448"] {
+        assert!(inst.run(&["tenant", "enable", ags]).status.success());
+    }
+    let checkpoints = inst.dir.path().join("checkpoints");
+    let dir = checkpoints.to_str().unwrap();
+
+    // The first checkpoint generates the signing key beside the master key.
+    let out = inst.run(&["audit", "checkpoint", "--out", dir]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let key_path = inst.dir.path().join("audit-signing.key");
+    assert!(
+        said.contains(&format!("audit signing key generated: {}", key_path.display())),
+        "{said}"
+    );
+    let key = std::fs::read_to_string(&key_path).unwrap();
+    assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let head: i64 = said
+        .lines()
+        .find_map(|l| l.strip_prefix("checkpoint of entry "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(head >= 4, "{said}");
+    let out = inst.run(&["audit", "verify", "--checkpoints", dir]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&format!("1 checkpoints held (the newest of entry {head}")),
+        "{}",
+        text(&out.stdout)
+    );
+    // The log grows; a second checkpoint keeps the key.
+    assert!(inst.run(&["tenant", "disable", "12069448"]).status.success());
+    let out = inst.run(&["audit", "checkpoint", "--out", dir]);
+    assert!(!text(&out.stdout).contains("generated"));
+    assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key);
+
+    // Someone with the database cuts the newest entries off and sets the head to match.
+    let cut = Command::new("sqlite3")
+        .arg(inst.db())
+        .arg(format!(
+            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq > {keep}; \
+             UPDATE audit_head SET seq = {keep}, hash = (SELECT hash FROM audit_log WHERE seq = {keep});",
+            keep = head - 1
+        ))
+        .output()
+        .expect("sqlite3 tool (apt-get install sqlite3)");
+    assert!(cut.status.success(), "{}", text(&cut.stderr));
+    // The chain is intact in itself ...
+    assert!(inst.run(&["audit", "verify"]).status.success());
+    // ... but not against the checkpoints: both now point past its end.
+    let out = inst.run(&["audit", "verify", "--checkpoints", dir]);
+    assert_eq!(out.status.code(), Some(3));
+    let said = text(&out.stdout);
+    assert_eq!(said.lines().count(), 2, "{said}");
+    assert!(
+        said.lines().all(|l| l.starts_with("audit log BROKEN against checkpoint audit-")
+            && l.contains(&format!("the log ends at entry {}", head - 1))
+            && l.ends_with("entries were removed from its end")),
+        "{said}"
+    );
+
+    // A checkpoint edited to fit the shortened log no longer carries a valid signature.
+    let forged_dir = inst.dir.path().join("forged");
+    std::fs::create_dir_all(&forged_dir).unwrap();
+    let first = std::fs::read_dir(&checkpoints)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let forged = std::fs::read_to_string(&first)
+        .unwrap()
+        .replace(&format!("seq: {head}\n"), &format!("seq: {}\n", head - 1));
+    std::fs::write(forged_dir.join("audit-forged.checkpoint"), forged).unwrap();
+    let out = inst.run(&["audit", "verify", "--checkpoints", forged_dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out.stdout).contains("its signature does not match its content"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // New entries written over the cut reach the checkpointed numbers again, with other
+    // content: the log was rewritten.
+    for command in ["enable", "disable", "enable"] {
+        assert!(inst.run(&["tenant", command, "12069448"]).status.success());
+    }
+    assert!(inst.run(&["audit", "verify"]).status.success());
+    let out = inst.run(&["audit", "verify", "--checkpoints", dir]);
+    assert_eq!(out.status.code(), Some(3));
+    let said = text(&out.stdout);
+    assert!(
+        said.lines().count() == 2 && said.lines().all(|l| l.ends_with("the log was rewritten")),
+        "{said}"
+    );
+
+    // Nothing to check against is bad input, not a pass.
+    let empty = inst.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = inst.run(&["audit", "verify", "--checkpoints", empty.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no checkpoints"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn master_key_is_created_once_and_a_wrong_one_changes_nothing() {
     let inst = Installation::sqlite();
@@ -403,6 +527,55 @@ fn demo_serves_the_pilots_and_stops_cleanly_on_sigterm() {
     terminate(&child);
     assert!(child.wait().unwrap().success());
     assert!(inst.run(&["audit", "verify"]).status.success());
+}
+
+/// With `audit_checkpoint_dir` set, the running server writes signed checkpoints by itself.
+#[cfg(unix)]
+#[test]
+fn the_server_writes_audit_checkpoints_when_configured() {
+    let inst = Installation::sqlite();
+    let checkpoints = inst.dir.path().join("checkpoints");
+    let mut cmd = inst.cmd(&["demo"]);
+    cmd.env("RATHAUS_LISTEN", "127.0.0.1:0")
+        .env("RATHAUS_AUDIT_CHECKPOINT_DIR", &checkpoints);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    while !lines
+        .next()
+        .unwrap()
+        .unwrap()
+        .starts_with("listening on ")
+    {}
+    let written = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir).map_or_else(
+            |_| Vec::new(),
+            |entries| {
+                entries
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "checkpoint"))
+                    .collect()
+            },
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while written(&checkpoints).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    terminate(&child);
+    assert!(child.wait().unwrap().success());
+    assert_eq!(written(&checkpoints).len(), 1);
+    let out = inst.run(&[
+        "audit",
+        "verify",
+        "--checkpoints",
+        checkpoints.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("1 checkpoints held"));
 }
 
 #[cfg(unix)]
