@@ -64,7 +64,8 @@ impl App {
                         path.display()
                     )));
                 }
-                let (key, pem) = CheckpointKey::generate().map_err(|e| AppError::Key(e.to_string()))?;
+                let (key, pem) =
+                    CheckpointKey::generate().map_err(|e| AppError::Key(e.to_string()))?;
                 write_new_secret_file(path, &pem, "audit signing key")?;
                 Ok((key, true))
             }
@@ -85,7 +86,8 @@ impl App {
             .try_into()
             .map_err(|_| AppError::Internal("the audit head's hash has the wrong length".into()))?;
         let (key, created) = self.audit_key(true)?;
-        let at_ms = i64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let at_ms =
+            i64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
         let checkpoint = key
             .sign(seq, &hash, at_ms)
             .map_err(|e| AppError::Key(e.to_string()))?;

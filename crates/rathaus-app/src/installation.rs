@@ -88,7 +88,11 @@ pub fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), AppError> 
 
 /// Writes a file that did not exist before (never overwrites), readable by the owner only, and
 /// makes it durable.
-pub(crate) fn write_new_secret_file(path: &Path, contents: &str, what: &str) -> Result<(), AppError> {
+pub(crate) fn write_new_secret_file(
+    path: &Path,
+    contents: &str,
+    what: &str,
+) -> Result<(), AppError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

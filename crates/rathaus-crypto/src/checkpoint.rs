@@ -224,9 +224,18 @@ mod tests {
 
         // Another sequence number, hash or time under the same signature is refused.
         for altered in [
-            Checkpoint { seq: 41, ..cp.clone() },
-            Checkpoint { hash: [8u8; 32], ..cp.clone() },
-            Checkpoint { at_ms: cp.at_ms + 1, ..cp.clone() },
+            Checkpoint {
+                seq: 41,
+                ..cp.clone()
+            },
+            Checkpoint {
+                hash: [8u8; 32],
+                ..cp.clone()
+            },
+            Checkpoint {
+                at_ms: cp.at_ms + 1,
+                ..cp.clone()
+            },
         ] {
             assert_eq!(
                 altered.verify(key.public_key()),
@@ -254,7 +263,8 @@ mod tests {
             Err(CheckpointError::Malformed(_))
         ));
         assert_eq!(
-            CheckpointKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----").err(),
+            CheckpointKey::from_pem("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----")
+                .err(),
             Some(CheckpointError::BadKey)
         );
     }

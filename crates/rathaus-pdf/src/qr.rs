@@ -157,11 +157,19 @@ mod tests {
                 "x".repeat(n * 3)
             );
             let ours = QrMatrix::encode(&payload).unwrap();
-            let theirs = qrcode::QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::M)
-                .unwrap();
+            let theirs =
+                qrcode::QrCode::with_error_correction_level(payload.as_bytes(), EcLevel::M)
+                    .unwrap();
             assert_eq!(ours.width, theirs.width(), "payload {n}");
-            let theirs: Vec<bool> = theirs.to_colors().into_iter().map(|c| c == Color::Dark).collect();
-            assert!(ours.dark == theirs, "payload {n}: another mask than the crate's");
+            let theirs: Vec<bool> = theirs
+                .to_colors()
+                .into_iter()
+                .map(|c| c == Color::Dark)
+                .collect();
+            assert!(
+                ours.dark == theirs,
+                "payload {n}: another mask than the crate's"
+            );
         }
     }
 }

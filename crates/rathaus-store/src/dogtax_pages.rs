@@ -137,7 +137,12 @@ impl Store {
                          ORDER BY household_id, seq"
                     )
                 },
-                args![tenant_key, issued_until, i64::from(since_year), issued_since],
+                args![
+                    tenant_key,
+                    issued_until,
+                    i64::from(since_year),
+                    issued_since
+                ],
                 household_ids,
             )
             .await?;

@@ -144,3 +144,23 @@ macro_rules! contract_tests {
         }
     };
 }
+
+/// A municipality (Gemeinde) of the district Barnim with the given key and name, enabled, for
+/// tests that need a tenant to hang records on.
+#[allow(clippy::expect_used)] // a test helper: a malformed key is the calling test's own mistake
+pub fn gemeinde(key: &str, name: &str) -> rathaus_domain::tenant::Tenant {
+    use rathaus_domain::tenant::{Slug, Tenant, TenantKind, TenantProfile};
+    Tenant {
+        key: key.parse().expect("a test tenant's key"),
+        ars: None,
+        kind: TenantKind::Gemeinde,
+        name: name.into(),
+        official_name: name.into(),
+        slug: Slug::from_name(TenantKind::Gemeinde, name),
+        district: "Barnim".into(),
+        parent: None,
+        population: None,
+        enabled: true,
+        profile: TenantProfile::default(),
+    }
+}

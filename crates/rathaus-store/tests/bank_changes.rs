@@ -7,10 +7,10 @@ use std::sync::Arc;
 
 use rathaus_crypto::random::SeededRandom;
 use rathaus_domain::staff::Role;
-use rathaus_domain::tenant::{BankAccount, Slug, Tenant, TenantKind, TenantProfile};
+use rathaus_domain::tenant::BankAccount;
 use rathaus_store::bank_changes::{self, BankDetails, Decision};
 use rathaus_store::staff::NewStaff;
-use rathaus_store::testing::{Backend, fresh_store};
+use rathaus_store::testing::{Backend, fresh_store, gemeinde};
 use rathaus_store::{StoreError, contract_tests, tenants};
 use time::macros::datetime;
 
@@ -37,19 +37,7 @@ async fn a_change_waits_once_and_is_decided_once(b: Backend) {
         return;
     };
     let s = &t.store;
-    let panketal = Tenant {
-        key: KEY.parse().unwrap(),
-        ars: None,
-        kind: TenantKind::Gemeinde,
-        name: "Panketal".into(),
-        official_name: "Panketal".into(),
-        slug: Slug::from_name(TenantKind::Gemeinde, "Panketal"),
-        district: "Barnim".into(),
-        parent: None,
-        population: None,
-        enabled: true,
-        profile: TenantProfile::default(),
-    };
+    let panketal = gemeinde(KEY, "Panketal");
     let mut tx = s.begin().await.unwrap();
     tenants::import(&mut tx, &[&panketal], NOW).await.unwrap();
     tx.commit().await.unwrap();

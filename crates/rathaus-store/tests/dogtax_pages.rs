@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use rathaus_crypto::random::OsRandom;
-use rathaus_domain::tenant::{Slug, Tenant, TenantKind, TenantProfile};
 use rathaus_store::dogtax::{NewHousehold, NewNotice};
-use rathaus_store::testing::{Backend, fresh_store};
+use rathaus_store::testing::{Backend, fresh_store, gemeinde};
 use rathaus_store::{contract_tests, tenants};
 use serde_json::json;
 use time::OffsetDateTime;
@@ -26,19 +25,7 @@ async fn an_export_reads_the_notices_that_can_fall_due_and_no_others(b: Backend)
         return;
     };
     let s = &t.store;
-    let panketal = Tenant {
-        key: PANKETAL.parse().unwrap(),
-        ars: None,
-        kind: TenantKind::Gemeinde,
-        name: "Panketal".into(),
-        official_name: "Gemeinde Panketal".into(),
-        slug: Slug::from_name(TenantKind::Gemeinde, "Panketal"),
-        district: "Barnim".into(),
-        parent: None,
-        population: None,
-        enabled: true,
-        profile: TenantProfile::default(),
-    };
+    let panketal = gemeinde(PANKETAL, "Panketal");
     let mut tx = s.begin().await.unwrap();
     tenants::import(&mut tx, &[&panketal], NOW).await.unwrap();
     s.ensure_tenant_key(&mut tx, PANKETAL, NOW).await.unwrap();
@@ -72,8 +59,18 @@ async fn an_export_reads_the_notices_that_can_fall_due_and_no_others(b: Backend)
         })
         .collect();
     // Late change notices for 2024: one issued three weeks before the day, one long before.
-    notices.push(("change-2024-late".into(), 2024, "change", "2030-01-25".into()));
-    notices.push(("change-2024-old".into(), 2024, "change", "2025-03-01".into()));
+    notices.push((
+        "change-2024-late".into(),
+        2024,
+        "change",
+        "2030-01-25".into(),
+    ));
+    notices.push((
+        "change-2024-old".into(),
+        2024,
+        "change",
+        "2025-03-01".into(),
+    ));
     // A replacement-tag fee issued in 2029, of year 2029.
     notices.push(("fee-2029".into(), 2029, "fee", "2029-06-10".into()));
     let content = json!({});
@@ -99,7 +96,13 @@ async fn an_export_reads_the_notices_that_can_fall_due_and_no_others(b: Backend)
     tx.commit().await.unwrap();
 
     let read = s
-        .dogtax_notices_of(PANKETAL, &["hh-1".to_owned()], "2030-02-15", 2029, "2029-02-15")
+        .dogtax_notices_of(
+            PANKETAL,
+            &["hh-1".to_owned()],
+            "2030-02-15",
+            2029,
+            "2029-02-15",
+        )
         .await
         .unwrap();
     let mut ids: Vec<&str> = read.iter().map(|n| n.id.as_str()).collect();
@@ -111,7 +114,13 @@ async fn an_export_reads_the_notices_that_can_fall_due_and_no_others(b: Backend)
     );
     // Without a window (as far back as the history goes), everything issued by the day.
     let all = s
-        .dogtax_notices_of(PANKETAL, &["hh-1".to_owned()], "2030-02-15", 0, "0000-01-01")
+        .dogtax_notices_of(
+            PANKETAL,
+            &["hh-1".to_owned()],
+            "2030-02-15",
+            0,
+            "0000-01-01",
+        )
         .await
         .unwrap();
     assert_eq!(all.len(), notices.len() - 1);

@@ -16,7 +16,7 @@ use data_encoding::HEXLOWER;
 use rathaus_crypto::random::OsRandom;
 use rathaus_crypto::token::token_hash;
 use rathaus_domain::staff::Role;
-use rathaus_domain::tenant::{Slug, Tenant, TenantKind, TenantProfile};
+use rathaus_domain::tenant::Tenant;
 use rathaus_store::attachments::NewAttachment;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::cases::{NewCase, NewCaseEvent};
@@ -42,19 +42,7 @@ const SERVICE: &str = "maengelmelder";
 const REFERENCE: &str = "MM-2026-000001";
 
 fn tenant(key: &str, name: &str) -> Tenant {
-    Tenant {
-        key: key.parse().unwrap(),
-        ars: None,
-        kind: TenantKind::Gemeinde,
-        name: name.into(),
-        official_name: name.into(),
-        slug: Slug::from_name(TenantKind::Gemeinde, name),
-        district: "Barnim".into(),
-        parent: None,
-        population: None,
-        enabled: true,
-        profile: TenantProfile::default(),
-    }
+    rathaus_store::testing::gemeinde(key, name)
 }
 
 /// A's complete data: drafts, a case with everything that hangs on it (also the idempotency key

@@ -28,6 +28,22 @@ impl Installation {
         }
     }
 
+    /// A SQLite installation with Brandenburg's municipalities and the three pilots enabled
+    /// (an audit log of a few entries).
+    fn with_the_pilots() -> Installation {
+        let inst = Installation::sqlite();
+        let gv = repo_root().join("refdata/gv-brandenburg.csv");
+        assert!(
+            inst.run(&["tenant", "import-gv", gv.to_str().unwrap()])
+                .status
+                .success()
+        );
+        for ags in ["12060181", "12069020", "12069448"] {
+            assert!(inst.run(&["tenant", "enable", ags]).status.success());
+        }
+        inst
+    }
+
     fn cmd(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rathaus"));
         c.args(args)
@@ -178,16 +194,7 @@ fn unreachable_database_is_one_clear_line() {
 
 #[test]
 fn audit_verify_detects_a_row_edited_with_sqlite3() {
-    let inst = Installation::sqlite();
-    let gv = repo_root().join("refdata/gv-brandenburg.csv");
-    assert!(
-        inst.run(&["tenant", "import-gv", gv.to_str().unwrap()])
-            .status
-            .success()
-    );
-    for ags in ["12060181", "12069020", "12069448"] {
-        assert!(inst.run(&["tenant", "enable", ags]).status.success());
-    }
+    let inst = Installation::with_the_pilots();
     let out = inst.run(&["audit", "verify"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     // The import, three enablings and the first start storing the shipped service definitions.
@@ -228,16 +235,7 @@ fn audit_verify_detects_a_row_edited_with_sqlite3() {
 /// of the head, kept outside the database, can.
 #[test]
 fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
-    let inst = Installation::sqlite();
-    let gv = repo_root().join("refdata/gv-brandenburg.csv");
-    assert!(
-        inst.run(&["tenant", "import-gv", gv.to_str().unwrap()])
-            .status
-            .success()
-    );
-    for ags in ["12060181", "12069020", "12069448"] {
-        assert!(inst.run(&["tenant", "enable", ags]).status.success());
-    }
+    let inst = Installation::with_the_pilots();
     let checkpoints = inst.dir.path().join("checkpoints");
     let dir = checkpoints.to_str().unwrap();
 
@@ -247,7 +245,10 @@ fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
     let said = text(&out.stdout);
     let key_path = inst.dir.path().join("audit-signing.key");
     assert!(
-        said.contains(&format!("audit signing key generated: {}", key_path.display())),
+        said.contains(&format!(
+            "audit signing key generated: {}",
+            key_path.display()
+        )),
         "{said}"
     );
     let key = std::fs::read_to_string(&key_path).unwrap();
@@ -276,7 +277,11 @@ fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
         text(&out.stdout)
     );
     // The log grows; a second checkpoint keeps the key.
-    assert!(inst.run(&["tenant", "disable", "12069448"]).status.success());
+    assert!(
+        inst.run(&["tenant", "disable", "12069448"])
+            .status
+            .success()
+    );
     let out = inst.run(&["audit", "checkpoint", "--out", dir]);
     assert!(!text(&out.stdout).contains("generated"));
     assert_eq!(std::fs::read_to_string(&key_path).unwrap(), key);
@@ -300,9 +305,11 @@ fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
     let said = text(&out.stdout);
     assert_eq!(said.lines().count(), 2, "{said}");
     assert!(
-        said.lines().all(|l| l.starts_with("audit log BROKEN against checkpoint audit-")
-            && l.contains(&format!("the log ends at entry {}", head - 1))
-            && l.ends_with("entries were removed from its end")),
+        said.lines().all(
+            |l| l.starts_with("audit log BROKEN against checkpoint audit-")
+                && l.contains(&format!("the log ends at entry {}", head - 1))
+                && l.ends_with("entries were removed from its end")
+        ),
         "{said}"
     );
 
@@ -318,7 +325,12 @@ fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
         .unwrap()
         .replace(&format!("seq: {head}\n"), &format!("seq: {}\n", head - 1));
     std::fs::write(forged_dir.join("audit-forged.checkpoint"), forged).unwrap();
-    let out = inst.run(&["audit", "verify", "--checkpoints", forged_dir.to_str().unwrap()]);
+    let out = inst.run(&[
+        "audit",
+        "verify",
+        "--checkpoints",
+        forged_dir.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         text(&out.stdout).contains("its signature does not match its content"),
@@ -345,7 +357,11 @@ fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
     std::fs::create_dir_all(&empty).unwrap();
     let out = inst.run(&["audit", "verify", "--checkpoints", empty.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("no checkpoints"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no checkpoints"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -544,12 +560,7 @@ fn the_server_writes_audit_checkpoints_when_configured() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    while !lines
-        .next()
-        .unwrap()
-        .unwrap()
-        .starts_with("listening on ")
-    {}
+    while !lines.next().unwrap().unwrap().starts_with("listening on ") {}
     let written = |dir: &Path| -> Vec<PathBuf> {
         std::fs::read_dir(dir).map_or_else(
             |_| Vec::new(),
