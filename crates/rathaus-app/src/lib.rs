@@ -4,6 +4,7 @@
 //! changes state writes its audit entry in the same transaction as the change.
 
 pub mod audit_checkpoints;
+pub mod breach_scope;
 pub mod citizen;
 pub mod clamd;
 pub mod clock;

@@ -12,6 +12,7 @@ use rathaus_domain::service::flow::Position;
 use rathaus_domain::service::{FormInput, Lang};
 use rathaus_domain::staff::{Role, StaffIdentity};
 use rathaus_store::contract_tests;
+use time::macros::date;
 
 fn input(pairs: &[(&str, &str)]) -> FormInput {
     FormInput::new(
@@ -535,7 +536,81 @@ async fn an_amt_name_search_pages_across_its_members(b: TestBackend) {
     );
 }
 
+/// Breach scoping: for a municipality and a window of days, the records read or changed, by
+/// which accounts; nothing of another municipality and nothing outside the window.
+async fn a_breach_scope_lists_what_was_read_and_changed_in_the_window(b: TestBackend) {
+    let Some(t) = demo_app(b).await else { return };
+    let app = &t.app;
+    let sub = report(app, "panketal", "Erika Mustermann").await;
+    let clerk = staff("clerk-pk", "12060181", Role::Clerk);
+    let id = case_id(app, &clerk, &sub.reference).await;
+    // 25 November (22:00 local time): read and taken on.
+    let f = app.open_case(&clerk, &id).await.unwrap();
+    app.assign_case(&clerk, &id, f.case.version, true)
+        .await
+        .unwrap();
+    // 27 November: read again.
+    t.clock.advance(time::Duration::days(2));
+    app.open_case(&clerk, &id).await.unwrap();
+
+    let case = format!("case:{}", sub.reference);
+    let scope = |from, to| app.breach_scope(&Actor::Cli, "12060181", from, to);
+    let first = scope(date!(2026 - 11 - 25), date!(2026 - 11 - 25))
+        .await
+        .unwrap();
+    let record = first.records.iter().find(|r| r.record == case).unwrap();
+    assert_eq!(record.read, 1, "{record:?}");
+    assert!(record.changed >= 2, "submitted and assigned: {record:?}");
+    assert!(first.accounts.contains("staff:clerk-pk"));
+    assert!(first.accounts.contains("citizen"));
+    assert_eq!(first.municipality, "Gemeinde Panketal");
+
+    let later = scope(date!(2026 - 11 - 27), date!(2026 - 11 - 27))
+        .await
+        .unwrap();
+    let record = later.records.iter().find(|r| r.record == case).unwrap();
+    assert_eq!((record.read, record.changed, record.exported), (1, 0, 0));
+    assert_eq!(record.entries[0].account, "staff:clerk-pk");
+    assert_eq!(record.entries[0].action, "case.read");
+    assert!(
+        scope(date!(2026 - 11 - 26), date!(2026 - 11 - 26))
+            .await
+            .unwrap()
+            .records
+            .iter()
+            .all(|r| r.record != case)
+    );
+
+    // Another municipality's scope does not show the case.
+    let belzig = app
+        .breach_scope(
+            &Actor::Cli,
+            "12069020",
+            date!(2026 - 11 - 20),
+            date!(2026 - 11 - 30),
+        )
+        .await
+        .unwrap();
+    assert!(belzig.records.iter().all(|r| r.record != case));
+    match scope(date!(2026 - 11 - 27), date!(2026 - 11 - 25)).await {
+        Err(AppError::BadInput(m)) => assert!(m.contains("before it starts"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Making a scope is itself on record.
+    let audit = app
+        .store
+        .audit_entries(&["12060181".into()], None, 10)
+        .await
+        .unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "audit.scope" && e.actor == "cli")
+    );
+}
+
 contract_tests!(
+    a_breach_scope_lists_what_was_read_and_changed_in_the_window,
     a_clerk_asks_the_citizen_answers_the_clerk_decides,
     the_name_search_finds_cases_from_before_a_master_key_rotation,
     an_amt_name_search_pages_across_its_members,

@@ -212,6 +212,29 @@ impl Store {
         rows.iter().map(record).collect()
     }
 
+    /// Up to `limit` entries about the tenant made from `from_ms` up to, not including, `to_ms`
+    /// (ms since the epoch), after entry `after_seq`, oldest first: a window of the log read a
+    /// page at a time.
+    pub async fn audit_entries_between(
+        &self,
+        tenant_key: &str,
+        from_ms: i64,
+        to_ms: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = self
+            .pool()
+            .fetch_all(
+                "SELECT seq, at_ms, actor, tenant, action, object, outcome FROM audit_log
+                 WHERE tenant = $1 AND at_ms >= $2 AND at_ms < $3 AND seq > $4
+                 ORDER BY seq LIMIT $5",
+                args![tenant_key, from_ms, to_ms, after_seq, limit],
+            )
+            .await?;
+        rows.iter().map(record).collect()
+    }
+
     /// The newest entries of the whole installation, of every tenant and of none, optionally
     /// about one object, newest first: the operator's and the command line's view.
     pub async fn installation_audit_entries(

@@ -879,6 +879,8 @@ async fn another_tenant_finds_nothing_and_changes_nothing(backend: Backend) {
     // audit.rs
     as_b!(probe, "audit_entries",
         s.audit_entries(&b, None, 100).await, Ok(ref v) if v.is_empty());
+    as_b!(probe, "audit_entries_between",
+        s.audit_entries_between(B, 0, i64::MAX, 0, 100).await, Ok(ref v) if v.is_empty());
     as_b!(probe, "audit_entries",
         s.audit_entries(&b, Some(&format!("case:{REFERENCE}")), 100).await,
         Ok(ref v) if v.is_empty());

@@ -193,6 +193,21 @@ enum AuditCommand {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Breach scoping (GDPR Art. 33): which records of a municipality were read, changed or
+    /// exported in a window of days (local time), by which accounts and how. Audit-logged.
+    Scope {
+        /// Official key (AGS) or name of the municipality.
+        municipality: String,
+        /// First day of the window, e.g. 2026-12-01.
+        #[arg(long)]
+        from: String,
+        /// Last day of the window (inclusive).
+        #[arg(long)]
+        to: String,
+        /// Print the scope as JSON, for the report to the supervisory authority.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -731,6 +746,45 @@ async fn audit(cmd: AuditCommand, app: App) -> Result<ExitCode, AppError> {
                 "audit log intact: {entries} entries verified, {} checkpoints held{newest}",
                 report.matched
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Scope {
+            municipality,
+            from,
+            to,
+            json,
+        } => {
+            let from = dogtax_date(&from, "--from")?;
+            let to = dogtax_date(&to, "--to")?;
+            let scope = app
+                .breach_scope(&Actor::Cli, &municipality, from, to)
+                .await?;
+            if json {
+                print_json(&scope)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{} ({}), {} to {} (local time): {} records, {} accounts",
+                scope.municipality,
+                scope.key,
+                scope.from,
+                scope.to,
+                scope.records.len(),
+                scope.accounts.len()
+            );
+            for r in &scope.records {
+                println!(
+                    "{}: read {}, changed {}, exported {}",
+                    r.record, r.read, r.changed, r.exported
+                );
+                for e in &r.entries {
+                    println!("  {}  {}  {}", e.at, e.account, e.action);
+                }
+            }
+            if !scope.accounts.is_empty() {
+                let accounts: Vec<&str> = scope.accounts.iter().map(String::as_str).collect();
+                println!("accounts: {}", accounts.join(", "));
+            }
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Checkpoint { out } => match app.write_audit_checkpoint(&out).await? {

@@ -365,6 +365,50 @@ fn audit_checkpoints_catch_a_log_cut_short_and_re_headed() {
 }
 
 #[test]
+fn audit_scope_lists_a_municipalitys_records_and_refuses_bad_windows() {
+    let inst = Installation::with_the_pilots();
+    let all_time = [
+        "audit",
+        "scope",
+        "12060181",
+        "--from",
+        "2000-01-01",
+        "--to",
+        "2099-12-31",
+    ];
+    let out = inst.run(&all_time);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let first = said.lines().next().unwrap();
+    assert!(
+        first.starts_with("Gemeinde Panketal (12060181), 2000-01-01 to 2099-12-31 (local time): "),
+        "{said}"
+    );
+    assert!(said.contains("tenant.enable"), "{said}");
+    assert!(
+        !said.contains("12069020"),
+        "another municipality's entries: {said}"
+    );
+
+    let out = inst.run(&[all_time.as_slice(), &["--json"]].concat());
+    assert!(out.status.success());
+    let scope: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(scope["key"], "12060181");
+    assert!(scope["records"].as_array().is_some_and(|r| !r.is_empty()));
+    // The first scope is on record now, and the second lists it.
+    assert!(text(&out.stdout).contains("audit.scope"));
+
+    for (from, to, says) in [
+        ("2026-12-03", "2026-12-01", "before it starts"),
+        ("03.12.2026", "2026-12-04", "--from takes a date"),
+    ] {
+        let out = inst.run(&["audit", "scope", "12060181", "--from", from, "--to", to]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(text(&out.stderr).contains(says), "{}", text(&out.stderr));
+    }
+}
+
+#[test]
 fn master_key_is_created_once_and_a_wrong_one_changes_nothing() {
     let inst = Installation::sqlite();
     assert!(inst.run(&["tenant", "enable", "12060181"]).status.code() == Some(2));
