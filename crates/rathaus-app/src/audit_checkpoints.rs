@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 
 use rathaus_crypto::audit::{ChainBreak, Hash};
 use rathaus_crypto::checkpoint::{Checkpoint, CheckpointKey};
-use rathaus_domain::localtime::{format_berlin, from_unix_ms};
+use rathaus_domain::localtime::{format_berlin, from_unix_ms, to_unix_ms};
 use rathaus_store::audit::AuditVerdict;
 
-use crate::installation::write_new_secret_file;
+use crate::files::{write_complete, write_new_secret_file};
 use crate::{App, AppError};
 
 const EXTENSION: &str = "checkpoint";
@@ -86,15 +86,14 @@ impl App {
             .try_into()
             .map_err(|_| AppError::Internal("the audit head's hash has the wrong length".into()))?;
         let (key, created) = self.audit_key(true)?;
-        let at_ms =
-            i64::try_from(self.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let at_ms = to_unix_ms(self.now());
         let checkpoint = key
             .sign(seq, &hash, at_ms)
             .map_err(|e| AppError::Key(e.to_string()))?;
         std::fs::create_dir_all(dir)
             .map_err(|e| AppError::BadInput(format!("cannot create {}: {e}", dir.display())))?;
         let path = dir.join(format!("audit-{seq:012}-{at_ms}.{EXTENSION}"));
-        write_complete(&path, checkpoint.to_text().as_bytes())?;
+        write_complete(&path, checkpoint.to_text().as_bytes(), true)?;
         Ok(CheckpointWritten::Written {
             seq,
             path,
@@ -160,25 +159,4 @@ impl App {
         }
         Ok(report)
     }
-}
-
-/// Writes `bytes` under a temporary name, makes them durable and then gives them their name, so
-/// a file with the name is always complete.
-fn write_complete(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    use std::io::Write;
-    let unavailable = |e: std::io::Error| AppError::Unavailable(format!("{}: {e}", path.display()));
-    let mut part = path.as_os_str().to_owned();
-    part.push(".part");
-    let part = PathBuf::from(part);
-    let mut file = std::fs::File::create(&part).map_err(unavailable)?;
-    file.write_all(bytes)
-        .and_then(|_| file.sync_all())
-        .map_err(unavailable)?;
-    std::fs::rename(&part, path).map_err(unavailable)?;
-    if let Some(dir) = path.parent()
-        && let Ok(d) = std::fs::File::open(dir)
-    {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rathaus_domain::localtime::berlin_offset;
+use rathaus_domain::localtime::{berlin_offset, format_berlin, from_unix_ms, to_unix_ms};
 use rathaus_store::audit::{NewAuditEntry, append};
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
@@ -71,10 +71,6 @@ fn berlin_midnight(day: Date) -> OffsetDateTime {
     day.midnight().assume_offset(offset)
 }
 
-fn unix_ms(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 impl App {
     /// What the audit log records about the municipality from the start of `from` to the end of
     /// `to` (both days in local time), by record. Making a scope is itself audit-logged.
@@ -92,8 +88,8 @@ impl App {
         }
         let tenant = crate::tenants::resolve(self, municipality).await?;
         let key = tenant.key.as_str();
-        let start = unix_ms(berlin_midnight(from));
-        let end = unix_ms(berlin_midnight(to.next_day().unwrap_or(to)));
+        let start = to_unix_ms(berlin_midnight(from));
+        let end = to_unix_ms(berlin_midnight(to.next_day().unwrap_or(to)));
         let mut records: BTreeMap<String, ScopedRecord> = BTreeMap::new();
         let mut accounts = BTreeSet::new();
         let mut after = 0;
@@ -122,9 +118,7 @@ impl App {
                 }
                 accounts.insert(e.actor.clone());
                 record.entries.push(ScopedEntry {
-                    at: rathaus_domain::localtime::format_berlin(
-                        rathaus_domain::localtime::from_unix_ms(e.at_ms),
-                    ),
+                    at: format_berlin(from_unix_ms(e.at_ms)),
                     account: e.actor,
                     action: e.action,
                     access,

@@ -3,7 +3,6 @@
 //! The order matters: the master key is checked against the database *before* anything is
 //! written, so a wrong key never changes a byte.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -13,6 +12,7 @@ use rathaus_store::Store;
 use rathaus_store::audit::{AuditVerdict, NewAuditEntry, append};
 use rathaus_store::keyring::Rotated;
 
+use crate::files::write_new_secret_file;
 use crate::{Actor, App, AppError, Clock, Config};
 
 /// How to treat the schema when opening.
@@ -84,28 +84,6 @@ fn load_or_create_master_key(
 /// Writes a key file that did not exist before (never overwrites), readable by the owner only.
 pub fn write_new_key_file(path: &Path, key: &MasterKey) -> Result<(), AppError> {
     write_new_secret_file(path, &key.to_file_contents(), "master key file")
-}
-
-/// Writes a file that did not exist before (never overwrites), readable by the owner only, and
-/// makes it durable.
-pub(crate) fn write_new_secret_file(
-    path: &Path,
-    contents: &str,
-    what: &str,
-) -> Result<(), AppError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| AppError::Key(format!("cannot create the {what} {}: {e}", path.display())))?;
-    file.write_all(contents.as_bytes())
-        .and_then(|_| file.sync_all())
-        .map_err(|e| AppError::Key(format!("cannot write the {what} {}: {e}", path.display())))
 }
 
 /// Opens the installation described by `config`: connects, checks the master key, migrates.

@@ -14,6 +14,7 @@ pub mod demo;
 mod documents;
 pub mod dogtax;
 pub mod error;
+mod files;
 pub mod installation;
 pub mod mail;
 pub mod office;

@@ -49,6 +49,11 @@ pub fn format_berlin(at: OffsetDateTime) -> String {
     )
 }
 
+/// Milliseconds since the Unix epoch, as times are stored.
+pub fn to_unix_ms(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
 pub fn from_unix_ms(ms: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)

@@ -754,8 +754,8 @@ async fn audit(cmd: AuditCommand, app: App) -> Result<ExitCode, AppError> {
             to,
             json,
         } => {
-            let from = dogtax_date(&from, "--from")?;
-            let to = dogtax_date(&to, "--to")?;
+            let from = parse_day(&from, "--from")?;
+            let to = parse_day(&to, "--to")?;
             let scope = app
                 .breach_scope(&Actor::Cli, &municipality, from, to)
                 .await?;
@@ -908,7 +908,8 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     }
 }
 
-fn dogtax_date(text: &str, option: &str) -> Result<rathaus_app::dogtax::Date, AppError> {
+/// A day given as YYYY-MM-DD for `option`.
+fn parse_day(text: &str, option: &str) -> Result<rathaus_app::dogtax::Date, AppError> {
     rathaus_domain::service::form::parse_date(text)
         .filter(|_| text.len() == 10 && text.as_bytes().get(4) == Some(&b'-'))
         .ok_or_else(|| AppError::BadInput(format!("{option} takes a date like 2027-02-15")))
@@ -985,7 +986,7 @@ async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
             date,
             pdf,
         } => {
-            let date = date.map(|d| dogtax_date(&d, "--date")).transpose()?;
+            let date = date.map(|d| parse_day(&d, "--date")).transpose()?;
             return assess_together(&app, ags, year, date, pdf).await;
         }
         DogtaxCommand::Export {
@@ -994,7 +995,7 @@ async fn dogtax(cmd: DogtaxCommand, app: App) -> Result<ExitCode, AppError> {
             out,
             again,
         } => {
-            let due = dogtax_date(&due, "--due")?;
+            let due = parse_day(&due, "--due")?;
             let r = app
                 .dogtax_export(&Actor::Cli, &ags, due, &out, again)
                 .await?;

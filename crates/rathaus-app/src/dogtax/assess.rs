@@ -12,6 +12,7 @@ use std::path::Path;
 
 use rathaus_crypto::token::new_record_id;
 use rathaus_domain::dogtax::DogEntry;
+use rathaus_domain::localtime::to_unix_ms;
 use rathaus_store::audit::{NewAuditEntry, append};
 use rathaus_store::dogtax::{Household, NewNotice};
 use rathaus_store::dogtax_pages::{HouseholdCursor, NoticeMarks};
@@ -305,7 +306,7 @@ fn assess_page(s: &Setting, year: i32, read: PageToAssess) -> Result<AssessedPag
             kind: NoticeKind::Tax,
             year,
             issued_on: s.today.to_string(),
-            issued_at_ms: super::unix_ms(s.now),
+            issued_at_ms: to_unix_ms(s.now),
             case_reference: None,
             kassenzeichen: h.kassenzeichen,
             authority: s.authority.clone(),
@@ -427,26 +428,4 @@ impl App {
         report.total += sum;
         Ok(())
     }
-}
-
-/// Files with personal data are readable by their owner only.
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AppError> {
-    use std::io::Write;
-    create_private(path)?
-        .write_all(bytes)
-        .map_err(|e| AppError::Unavailable(format!("cannot write {}: {e}", path.display())))
-}
-
-/// Creates (or empties) a file readable by its owner only.
-pub(crate) fn create_private(path: &Path) -> Result<std::fs::File, AppError> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options
-        .open(path)
-        .map_err(|e| AppError::BadInput(format!("cannot write {}: {e}", path.display())))
 }

@@ -18,9 +18,9 @@ use rathaus_store::dogtax_pages::HouseholdCursor;
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime};
 
-use super::assess::create_private;
 use super::facts::{HolderFacts, PaymentFacts};
 use super::notice::NoticeContent;
+use crate::files::{create_private, part_name};
 use crate::{Actor, App, AppError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -152,9 +152,7 @@ struct PendingFiles {
 impl PendingFiles {
     /// Opens `path` for writing under its `.part` name.
     fn create(&mut self, path: &Path) -> Result<PartFile, AppError> {
-        let mut part = path.as_os_str().to_owned();
-        part.push(".part");
-        let part = PathBuf::from(part);
+        let part = part_name(path);
         let file = create_private(&part)?;
         self.files.push((part.clone(), path.to_owned()));
         Ok(PartFile {

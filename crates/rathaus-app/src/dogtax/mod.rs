@@ -43,11 +43,6 @@ pub struct DecisionDocument {
     pub summary: String,
 }
 
-/// Milliseconds since the epoch, as the store records times.
-pub(crate) fn unix_ms(t: time::OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
 /// The problem document for a failed quote: 404 for an unknown municipality, 422 naming every
 /// field otherwise; `None` for failures that are not the caller's (database down and the like).
 pub fn quote_problem(e: &QuoteError) -> Option<serde_json::Value> {

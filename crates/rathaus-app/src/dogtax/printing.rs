@@ -19,8 +19,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::assess::{Progress, write_private};
+use super::assess::Progress;
 use super::notice::{NoticeContent, render};
+use crate::files::write_complete;
 use crate::{App, AppError};
 
 /// Notices a rendering job carries: small, so that runs interleave finely.
@@ -90,14 +91,9 @@ fn pool() -> &'static RenderPool {
 fn render_job(job: &Job) -> Result<usize, AppError> {
     for c in &job.notices {
         let pdf = render(std::slice::from_ref(c))?;
-        let path = job.dir.join(file_name(c));
-        let mut part = path.clone().into_os_string();
-        part.push(".part");
-        let part = PathBuf::from(part);
-        write_private(&part, &pdf)?;
-        std::fs::rename(&part, &path).map_err(|e| {
-            AppError::Unavailable(format!("cannot rename to {}: {e}", path.display()))
-        })?;
+        // Not synced file by file: a file cut short by a crash lacks its end-of-file marker and
+        // is printed again (see `complete`).
+        write_complete(&job.dir.join(file_name(c)), &pdf, false)?;
         job.written.fetch_add(1, Ordering::Relaxed);
     }
     Ok(job.notices.len())

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rathaus_crypto::envelope::IndexKey;
 use rathaus_crypto::token::new_record_id;
 use rathaus_domain::dogtax::{DogEntry, Installment, StatuteHistory};
-use rathaus_domain::localtime::{berlin_date, from_unix_ms};
+use rathaus_domain::localtime::{berlin_date, from_unix_ms, to_unix_ms};
 use rathaus_domain::service::form::parse_date;
 use rathaus_domain::tenant::Tenant;
 use rathaus_store::Tx;
@@ -425,7 +425,7 @@ impl App {
                     status: "active".into(),
                     facts: facts_v,
                     tag: Some(tag.clone()),
-                    created_at_ms: super::unix_ms(s.now),
+                    created_at_ms: to_unix_ms(s.now),
                     version: 1,
                 },
                 facts,
@@ -595,7 +595,7 @@ impl App {
             kind,
             year,
             issued_on: s.today.to_string(),
-            issued_at_ms: super::unix_ms(s.now),
+            issued_at_ms: to_unix_ms(s.now),
             case_reference: case.map(|c| c.reference.clone()),
             kassenzeichen: kz.to_owned(),
             authority: s.authority.clone(),
@@ -961,7 +961,7 @@ impl App {
             kind: NoticeKind::Fee,
             year: s.today.year(),
             issued_on: s.today.to_string(),
-            issued_at_ms: super::unix_ms(s.now),
+            issued_at_ms: to_unix_ms(s.now),
             case_reference: Some(case.reference.clone()),
             kassenzeichen: household.kassenzeichen.clone(),
             authority: s.authority.clone(),
